@@ -1,0 +1,16 @@
+"""gausslab: generative models on Gaussian bases (VAEs, GANs, Gaussian mixtures) and what the base costs."""
+
+__version__ = "0.1.0"
+
+from gausslab.checkpoint import load
+from gausslab.config import DataConfig, GANConfig, GMMConfig, RunConfig, TrainConfig, VAEConfig
+from gausslab.data import Dataset, load_dataset
+from gausslab.errors import CheckpointError, ConfigError, DataError, GausslabError, TrainingError
+from gausslab.models import MODELS, build_model
+from gausslab.train import FitResult, fit
+
+__all__ = [
+    "MODELS", "CheckpointError", "ConfigError", "DataConfig", "DataError", "Dataset", "FitResult", "GANConfig",
+    "GMMConfig", "GausslabError", "RunConfig", "TrainConfig", "TrainingError", "VAEConfig", "build_model", "fit",
+    "load", "load_dataset",
+]

@@ -1,0 +1,3 @@
+from gausslab.cli import main
+
+main()

@@ -1,0 +1,170 @@
+"""The `gausslab` command: thin typer commands that parse, call the library and print.
+
+Bad input (any GausslabError) prints one line on stderr and exits with 2; Ctrl-C during
+training saves a checkpoint and exits with 130.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import numpy as np
+import torch
+import typer
+from typer.core import TyperGroup
+
+from gausslab import checkpoint as ckpt
+from gausslab.config import load_yaml, resolve
+from gausslab.data import load_dataset
+from gausslab.data.registry import describe
+from gausslab.errors import ConfigError, GausslabError
+from gausslab.evaluate import evaluate as evaluate_model
+from gausslab.fileio import atomic_write_bytes, atomic_write_json
+from gausslab.models import MODELS, build_model
+from gausslab.plots import samples_figure, save_png
+from gausslab.train import Interrupted, fit
+
+
+class _Group(TyperGroup):
+    """Turns a GausslabError into one line on stderr and exit code 2 (130 for Ctrl-C in training)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except Interrupted as err:
+            click.echo(f"gausslab: {err}", err=True)
+            raise click.exceptions.Exit(130) from None
+        except GausslabError as err:
+            click.echo(f"gausslab: error: {err}", err=True)
+            raise click.exceptions.Exit(2) from None
+
+
+app = typer.Typer(cls=_Group, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Train, sample and evaluate generative models on Gaussian bases, and measure what the base costs.")
+
+Sets = Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: section.key=value (repeatable).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+
+
+def _progress(quiet: bool) -> bool | None:
+    return False if quiet else None  # None: bars only when stderr is a terminal
+
+
+def dataset_for(config):
+    """The Dataset a run config names (its size option only when set)."""
+    options = {"n": config.data.n} if config.data.n is not None else {}
+    return load_dataset(config.data.name, test_fraction=config.data.test_fraction, seed=config.data.seed, **options)
+
+
+@app.command()
+def datasets() -> None:
+    """List the built-in data sets with their shapes."""
+    for name, shape, kind, text in describe():
+        typer.echo(f"{name:<13} {kind:<7} {str(list(shape)):<12} {text}")
+
+
+@app.command()
+def train(
+    model: Annotated[str, typer.Argument(help=f"Model kind: {', '.join(MODELS)}.")],
+    out: Annotated[Path, typer.Option(help="Run folder to write.")],
+    data: Annotated[Optional[str], typer.Option(help="Built-in data set name or a path.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML run config.")] = None,
+    set_: Sets = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its checkpoint.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Train a model and write a run folder (config, weights, log, samples)."""
+    if model not in MODELS:
+        from gausslab.errors import unknown_choice
+
+        raise unknown_choice("model", model, MODELS)
+    raw = load_yaml(config) if config else {}
+    sections = {"model": {"kind": model}, "data": {"name": data} if data else {}}
+    if (raw.get("model") or {}).get("kind", model) != model:
+        raise ConfigError(f"--config says model.kind={raw['model']['kind']!r} but the command trains {model!r}")
+    run_config = resolve(raw, set_ or [], **sections)
+    ds = dataset_for(run_config)
+    net = build_model(run_config.model, ds, seed=run_config.train.seed)
+    result = fit(net, ds, run_config.train, out, resume=resume, progress=_progress(quiet), config=run_config)
+    typer.echo(f"trained {model} on {ds.name} for {result.steps} steps ({result.wall_s:.1f} s); run folder: {out}")
+
+
+@app.command()
+def sample(
+    run: Annotated[Path, typer.Argument(help="Run folder.")],
+    out: Annotated[Path, typer.Option(help="samples.png (picture) or samples.npy (array).")],
+    n: Annotated[int, typer.Option(help="Number of samples.")] = 64,
+    seed: int = 0,
+) -> None:
+    """Draw samples from a trained model."""
+    if n <= 0:
+        raise ConfigError(f"--n must be a positive number of samples, got {n}")
+    suffix = out.suffix.lower()
+    if suffix not in (".png", ".npy"):
+        raise ConfigError(f"--out {str(out)!r} must end in .png or .npy")
+    model = ckpt.load(run)
+    with torch.inference_mode():
+        x = model.sample(n, generator=torch.Generator().manual_seed(seed))
+    _write_samples(x, out, ckpt.read_info(run))
+    typer.echo(f"wrote {n} samples to {out}")
+
+
+def _write_samples(x: torch.Tensor, out: Path, info) -> None:
+    if out.suffix.lower() == ".npy":
+        import io
+
+        buf = io.BytesIO()
+        np.save(buf, x.numpy(), allow_pickle=False)
+        atomic_write_bytes(out, buf.getvalue())
+    else:
+        save_png(samples_figure(x, None, f"{info.config.model.kind} samples"), out)
+
+
+@app.command()
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="Run folder.")],
+    data: Annotated[Optional[str], typer.Option(help="Evaluate on this data set's test split instead.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Where to write metrics (default RUN/metrics.json).")] = None,
+    k: Annotated[int, typer.Option(help="Importance samples for the IWAE NLL.")] = 1000,
+    metrics: Annotated[Optional[str], typer.Option(help="Comma-separated subset of metrics.")] = None,
+) -> None:
+    """Compute every metric that applies to the model and data; write metrics.json."""
+    if k <= 0:
+        raise ConfigError(f"--k must be a positive number of importance samples, got {k}")
+    info = ckpt.read_info(run)
+    config = info.config if data is None else resolve(info.config.model_dump(), [f"data.name={data}"])
+    ds = dataset_for(config)
+    if ds.shape != info.shape:
+        raise ConfigError(f"data {ds.name!r} has shape {list(ds.shape)} but the model was trained on {list(info.shape)}")
+    model = ckpt.load(run)
+    chosen = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+    result = evaluate_model(model, ds, metrics=chosen, k=k, cache_dir=run).to_dict()
+    target = out or run / "metrics.json"
+    atomic_write_json(target, result)
+    typer.echo(json.dumps(result, indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="gausslab", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)  # click returns Exit codes when not standalone
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)
+    except click.UsageError as err:
+        click.echo(f"gausslab: error: {err.format_message()} (see gausslab --help)", err=True)
+        sys.exit(2)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Run configuration: one pydantic model per component; fields are constructor arguments.
+
+A run is `RunConfig(data=..., model=..., train=...)`, loaded from YAML and overridden with
+`section.key=value` strings (the CLI's `--set`). Every validation problem becomes a one-line
+`ConfigError` naming the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gausslab.errors import ConfigError
+
+
+class StrictModel(BaseModel):
+    """Frozen, typo-proof base: unknown keys are errors and configs are never mutated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(StrictModel):
+    name: str = "digits"  # a built-in name (`gausslab datasets`) or a path to a file/folder
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    seed: int = 0
+    n: int | None = Field(None, gt=0)  # size of a generated data set (toys, shapes)
+
+
+class VAEConfig(StrictModel):
+    kind: Literal["vae"] = "vae"
+    latent_dim: int = Field(16, gt=0)
+    prior: Literal["standard", "mog", "vamp", "flow"] = "standard"
+    prior_components: int = Field(10, gt=0)  # mixture components / VampPrior pseudo-inputs
+    flow_layers: int = Field(4, gt=0)  # coupling layers of the `flow` prior
+    likelihood: Literal["auto", "bernoulli", "gaussian"] = "auto"  # auto: bernoulli for images
+    gaussian_scale: Literal["learned", "fixed"] = "learned"
+    gaussian_std: float = Field(1.0, gt=0)  # the scale when gaussian_scale == "fixed"
+    beta: float = Field(1.0, ge=0)  # Higgins et al. 2017
+    warmup_steps: int = Field(0, ge=0)  # linear KL annealing, Bowman et al. 2016
+    free_bits: float = Field(0.0, ge=0)  # nats per latent unit, Kingma et al. 2016
+    arch: Literal["auto", "mlp", "conv"] = "auto"  # auto: conv for images of side >= 16
+    hidden: tuple[int, ...] | None = None  # MLP widths; None picks from the data size
+    channels: tuple[int, ...] = (32, 64, 128)  # conv widths, one per stride-2 stage
+
+
+class GANConfig(StrictModel):
+    kind: Literal["gan"] = "gan"
+    latent_dim: int = Field(2, gt=0)  # size of the Gaussian base z ~ N(0, I)
+    loss: Literal["minimax", "ns", "wgan-gp", "hinge"] = "ns"
+    pack: int = Field(2, gt=0)  # PacGAN packing degree, Lin et al. 2018 (1 = vanilla)
+    n_critic: int = Field(1, gt=0)  # discriminator updates per generator update
+    gp_weight: float = Field(10.0, ge=0)  # WGAN-GP lambda, Gulrajani et al. 2017
+    spectral_norm: bool = False  # Miyato et al. 2018, on the discriminator
+    lr_g: float = Field(1e-4, gt=0)
+    lr_d: float = Field(1e-4, gt=0)
+    betas: tuple[float, float] = (0.5, 0.999)  # Radford et al. 2016 (DCGAN)
+    ema: float = Field(0.0, ge=0, lt=1)  # generator weight EMA decay used for sampling (0 = off)
+    arch: Literal["auto", "mlp", "conv"] = "auto"
+    hidden: tuple[int, ...] | None = None  # generator MLP widths; None: PacGAN's toy G (4 x 400)
+    d_hidden: tuple[int, ...] | None = None  # discriminator MLP widths; None: PacGAN's toy D (3 x 200)
+    channels: tuple[int, ...] = (32, 64, 128)
+
+
+class GMMConfig(StrictModel):
+    kind: Literal["gmm"] = "gmm"
+    components: int = Field(10, gt=0)
+    covariance: Literal["full", "diag"] = "full"
+    reg_covar: float = Field(1e-6, gt=0)  # added to covariance diagonals (as scikit-learn)
+    tol: float = Field(1e-4, ge=0)  # stop when the mean log-likelihood gains less than this
+
+
+ModelConfig = Annotated[Union[VAEConfig, GANConfig, GMMConfig], Field(discriminator="kind")]
+MODEL_CONFIGS: dict[str, type[StrictModel]] = {"vae": VAEConfig, "gan": GANConfig, "gmm": GMMConfig}
+
+
+class TrainConfig(StrictModel):
+    epochs: int = Field(50, gt=0)
+    steps: int | None = Field(None, gt=0)  # when set, caps the run
+    batch_size: int = Field(128, gt=0)  # global batch (split across DDP ranks)
+    lr: float = Field(1e-3, gt=0)
+    seed: int = 0
+    checkpoint_every: int = Field(500, gt=0)  # steps
+    log_every: int = Field(50, gt=0)  # steps
+    grad_clip: float | None = Field(None, gt=0)  # max global gradient norm
+    nan_policy: Literal["stop", "skip"] = "stop"  # on a non-finite loss: stop, or skip the batch
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: Literal["off", "bf16", "fp16"] = "off"  # autocast on CUDA only
+    compile: bool = False  # torch.compile the networks (CUDA)
+
+
+class RunConfig(StrictModel):
+    data: DataConfig = DataConfig()
+    model: ModelConfig = VAEConfig()
+    train: TrainConfig = TrainConfig()
+
+
+def validate(cls: type[StrictModel], raw: dict[str, Any]) -> StrictModel:
+    """cls(**raw), turning pydantic's report into a one-line ConfigError."""
+    try:
+        return cls.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_one_line(err, raw)) from None
+
+
+def _one_line(err: ValidationError, raw: dict[str, Any]) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith(("function-", "tagged-union")))
+    loc = loc.replace(".vae.", ".").replace(".gan.", ".").replace(".gmm.", ".")
+    value = first.get("input")
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        parent = loc.rsplit(".", 1)[0] if "." in loc else ""
+        allowed = _allowed_keys(parent, raw)
+        close = difflib.get_close_matches(loc.rsplit(".", 1)[-1], allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown setting {loc!r}{hint}; allowed: {', '.join(allowed)}"
+    if kind == "literal_error":
+        expected = first["ctx"]["expected"]
+        options = [o.strip().strip("'") for o in expected.replace(" or ", ", ").split(",")]
+        close = difflib.get_close_matches(str(value), options, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{loc}={value!r} is not allowed{hint}; choose one of: {', '.join(options)}"
+    if kind == "union_tag_invalid":
+        return f"{loc}.kind={first['ctx']['tag']!r} is not allowed; choose one of: {', '.join(MODEL_CONFIGS)}"
+    return f"{loc}={value!r}: {first['msg']}"
+
+
+def _allowed_keys(parent: str, raw: dict[str, Any]) -> list[str]:
+    if parent == "":
+        return list(RunConfig.model_fields)
+    if parent == "model":
+        kind = (raw.get("model") or {}).get("kind", "vae")
+        return list(MODEL_CONFIGS.get(kind, VAEConfig).model_fields)
+    section = {"data": DataConfig, "train": TrainConfig}.get(parent)
+    return list(section.model_fields) if section else []
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """['train.epochs=5', 'model.prior=vamp'] -> {'train': {'epochs': 5}, 'model': {'prior': 'vamp'}}.
+
+    Values are read as YAML scalars, so `5` is an int, `1e-3` a float and `[64, 64]` a list.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or len(parts) != 2 or not all(parts):
+            raise ConfigError(f"--set {item!r} is not of the form section.key=value (e.g. train.epochs=5)")
+        if parts[0] not in RunConfig.model_fields:
+            raise ConfigError(f"--set {item!r}: unknown section {parts[0]!r}; choose one of: data, model, train")
+        out.setdefault(parts[0], {})[parts[1]] = _scalar(value)
+    return out
+
+
+def _scalar(text: str) -> Any:
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return text if value is None and text.strip() not in ("null", "~", "") else value
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML mapping from disk (safe loader only), or a ConfigError naming the file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {err.__class__.__name__}") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML{where}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping with data/model/train sections")
+    return raw
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge; `override` wins."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def resolve(
+    raw: dict[str, Any] | None = None, overrides: list[str] | tuple[str, ...] = (), **sections: dict[str, Any]
+) -> RunConfig:
+    """The full RunConfig from a YAML mapping, keyword sections and `--set` strings (last wins)."""
+    merged = merge(raw or {}, {k: v for k, v in sections.items() if v})
+    merged = merge(merged, parse_overrides(list(overrides)))
+    model = merged.get("model")
+    if model is not None and not isinstance(model, dict):
+        raise ConfigError(f"model section must be a mapping, got {model!r}")
+    if model is not None and "kind" not in model:
+        merged["model"] = {"kind": "vae", **model}
+    return validate(RunConfig, merged)

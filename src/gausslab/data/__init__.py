@@ -1,0 +1,10 @@
+"""Data sets: 2-D toys with exact densities, built-in images, and users' own files.
+
+`load_dataset(name_or_path)` returns a `Dataset` with float32 `train`/`test` tensors shaped
+`[N, *shape]`. Vector data is used as given; images are scaled to [0, 1].
+"""
+
+from gausslab.data.dataset import Dataset, Modes
+from gausslab.data.registry import DATASETS, load_dataset
+
+__all__ = ["DATASETS", "Dataset", "Modes", "load_dataset"]

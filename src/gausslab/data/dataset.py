@@ -1,0 +1,49 @@
+"""The `Dataset` container every layer above consumes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class Modes:
+    """Mixture modes of a toy: `centres` [M, D] and one isotropic `std` (for the mode-coverage protocol)."""
+
+    centres: Tensor
+    std: float
+
+
+@dataclass
+class Dataset:
+    """A train/test split of float32 tensors plus whatever is known about the data.
+
+    `log_prob(x) -> [N]` is the exact density (in the data's own units) when known;
+    `labels`/`factors` hold `[N]` / `[N, F]` tensors for the train split and `test_labels` /
+    `test_factors` for the test split.
+    """
+
+    name: str
+    train: Tensor  # [N, *shape] float32
+    test: Tensor  # [M, *shape] float32
+    kind: Literal["vector", "image"]
+    labels: Tensor | None = None  # [N] int64
+    test_labels: Tensor | None = None  # [M] int64
+    factors: Tensor | None = None  # [N, F] float32 ground-truth generative factors
+    test_factors: Tensor | None = None
+    factor_names: list[str] = field(default_factory=list)
+    log_prob: Callable[[Tensor], Tensor] | None = None
+    modes: Modes | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.train.shape[1:])
+
+    @property
+    def dim(self) -> int:
+        """Number of scalar dimensions per example (for bits/dim)."""
+        return int(torch.tensor(self.shape).prod())

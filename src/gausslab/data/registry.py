@@ -1,0 +1,132 @@
+"""`load_dataset`: built-in data sets by name, users' files by path, split train/test with a seed."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from gausslab.data import images, toy2d
+from gausslab.data.dataset import Dataset
+from gausslab.data.files import read_path
+from gausslab.data.raw import RawData
+from gausslab.errors import ConfigError, DataError, unknown_choice
+
+# name -> builder; a builder's keyword arguments other than `seed` are its options.
+DATASETS: dict[str, Callable[..., RawData]] = {
+    "ring8": toy2d.ring8,
+    "grid25": toy2d.grid25,
+    "moons": toy2d.moons,
+    "spiral": toy2d.spiral,
+    "pinwheel": toy2d.pinwheel,
+    "checkerboard": toy2d.checkerboard,
+    "digits": images.digits,
+    "shapes": images.shapes,
+}
+
+
+class DatasetInfo(NamedTuple):
+    """One row of `gausslab datasets`."""
+
+    name: str
+    shape: tuple[int, ...]  # one example, at the default options
+    kind: str  # "vector" | "image"
+    description: str
+
+
+def load_dataset(
+    name_or_path: str | os.PathLike,
+    *,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    **options: object,
+) -> Dataset:
+    """A built-in data set (by name) or a file/folder (by path), split train/test.
+
+    seed: seeds both the sampling of built-ins and the train/test permutation.
+    options: builder options of a built-in, e.g. `n=` for toys, `size=` for shapes.
+    """
+    _check_fraction(test_fraction)
+    if isinstance(name_or_path, str) and name_or_path in DATASETS:
+        return split(_build(name_or_path, seed, options), name_or_path, test_fraction, seed)
+    if not _looks_like_path(name_or_path):
+        raise unknown_choice("dataset", name_or_path, DATASETS)
+    if options:
+        where = repr(str(name_or_path))
+        raise ConfigError(f"options {sorted(options)} apply only to built-in data sets, not to {where}")
+    name = os.path.basename(os.path.abspath(name_or_path))
+    return split(read_path(name_or_path), name, test_fraction, seed)
+
+
+def split(raw: RawData, name: str, test_fraction: float, seed: int) -> Dataset:
+    """A seeded permutation; its last round(test_fraction·N) examples form the test split."""
+    n = len(raw.x)
+    n_test = round(test_fraction * n)
+    if not 0 < n_test < n:
+        empty = "test" if n_test == 0 else "train"
+        raise DataError(
+            f"test_fraction={test_fraction} of {n} examples in {name!r} leaves the {empty} split empty; "
+            "use more examples or another test_fraction"
+        )
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    train_idx, test_idx = order[: n - n_test], order[n - n_test :]
+
+    def part(t: Tensor | None, idx: Tensor) -> Tensor | None:
+        return None if t is None else t[idx]
+
+    return Dataset(
+        name=name,
+        train=raw.x[train_idx],
+        test=raw.x[test_idx],
+        kind=raw.kind,
+        labels=part(raw.labels, train_idx),
+        test_labels=part(raw.labels, test_idx),
+        factors=part(raw.factors, train_idx),
+        test_factors=part(raw.factors, test_idx),
+        factor_names=list(raw.factor_names),
+        log_prob=raw.log_prob,
+        modes=raw.modes,
+    )
+
+
+def describe() -> list[DatasetInfo]:
+    """Name, example shape, kind and one-line description of every built-in, at default options."""
+    rows = []
+    for name, builder in DATASETS.items():
+        # The example shape never depends on `n`, so two examples are enough to read it.
+        small = {"n": 2} if "n" in inspect.signature(builder).parameters else {}
+        raw = builder(**small)
+        summary = (builder.__doc__ or "").strip().splitlines()[0]
+        rows.append(DatasetInfo(name, tuple(raw.x.shape[1:]), raw.kind, summary))
+    return rows
+
+
+def _build(name: str, seed: int, options: dict[str, object]) -> RawData:
+    """Call a builder with checked options, passing `seed` when it samples."""
+    builder = DATASETS[name]
+    params = inspect.signature(builder).parameters
+    allowed = [p for p in params if p != "seed"]
+    unknown = [key for key in options if key not in allowed]
+    if unknown and not allowed:
+        raise ConfigError(f"dataset {name!r} takes no options, got {unknown[0]!r}")
+    if unknown:
+        raise unknown_choice(f"option for dataset {name!r}", unknown[0], allowed)
+    return builder(**options, seed=seed) if "seed" in params else builder(**options)
+
+
+def _check_fraction(test_fraction: object) -> None:
+    ok = isinstance(test_fraction, (int, float)) and not isinstance(test_fraction, bool)
+    if not ok or not 0 < test_fraction < 1:
+        raise DataError(f"test_fraction={test_fraction!r} is not allowed; it must lie between 0 and 1")
+
+
+def _looks_like_path(value: object) -> bool:
+    if isinstance(value, os.PathLike):
+        return True
+    if not isinstance(value, str):
+        return False
+    return any(c in value for c in ("/", os.sep, ".")) or os.path.exists(value)

@@ -1,0 +1,42 @@
+"""Errors a user can act on. The CLI prints their message as one line and exits with 2."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class GausslabError(Exception):
+    """Base class: bad input or a condition the user can fix."""
+
+
+class ConfigError(GausslabError, ValueError):
+    """An invalid configuration value or an unknown registry name."""
+
+
+class DataError(GausslabError, ValueError):
+    """A data set that cannot be found, read or used."""
+
+
+class CheckpointError(GausslabError):
+    """A run folder that is missing files, was tampered with, or does not fit the config."""
+
+
+class TrainingError(GausslabError):
+    """Training stopped: a non-finite loss or an interruption (the last good checkpoint is kept)."""
+
+
+def unknown_choice(what: str, value: object, choices: Iterable[str]) -> ConfigError:
+    """ConfigError for `value` not in `choices`, with a 'did you mean' hint."""
+    choices = sorted(choices)
+    close = difflib.get_close_matches(str(value), choices, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConfigError(f"unknown {what} {value!r}{hint}; choose one of: {', '.join(choices)}")
+
+
+def lookup(registry: dict, what: str, name: str):
+    """registry[name], or a ConfigError listing the valid names."""
+    try:
+        return registry[name]
+    except (KeyError, TypeError):
+        raise unknown_choice(what, name, registry) from None

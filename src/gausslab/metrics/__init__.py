@@ -1,0 +1,1 @@
+"""Metrics with exact reference definitions (see DESIGN.md, "Metric functions")."""

@@ -1,0 +1,53 @@
+"""What every model offers the one trainer: optimizers, and the losses of one training step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from gausslab.config import TrainConfig
+
+
+@dataclass
+class Loss:
+    """One update of a training step.
+
+    `optimizer` names the optimizer from `GenerativeModel.optimizers` that steps on `value`;
+    None means the model already updated itself in closed form (EM) and nothing is backpropagated.
+    `parts` are logged separately (detached scalars).
+    """
+
+    optimizer: str | None
+    value: Tensor
+    parts: dict[str, Tensor] = field(default_factory=dict)
+
+
+class GenerativeModel(nn.Module):
+    """Base of VAE, GAN and GMM: `sample`, plus the hooks `train.fit` calls.
+
+    Subclasses set `config` (their pydantic config, never mutated) and `shape` (the data shape).
+    """
+
+    full_batch: bool = False  # True: each step sees the whole training set (EM)
+
+    def optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+        """Adam on all parameters at `train.lr`; GANs override with one per network."""
+        return {"model": torch.optim.Adam(self.parameters(), lr=train.lr)}
+
+    def training_losses(self, x: Tensor, step: int) -> Iterator[Loss]:
+        """Yield the losses of one step in order; the trainer steps each before asking for the next."""
+        raise NotImplementedError
+
+    def validation_terms(self, x: Tensor) -> dict[str, Tensor]:
+        """Mean held-out quantities logged once per epoch (e.g. test ELBO)."""
+        return {}
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.buffers(), next(self.parameters())).device

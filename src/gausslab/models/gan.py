@@ -1,0 +1,139 @@
+"""Generative adversarial network (Goodfellow et al. 2014) on a Gaussian base z ~ N(0, I).
+
+G pushes the base forward into data space; D (the critic) scores packed groups of samples
+(PacGAN, Lin et al. 2018). Losses come from `GAN_LOSSES`; a training step yields `n_critic`
+discriminator losses, then one generator loss, and the one trainer steps each in turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+from torch.nn.utils.parametrizations import spectral_norm
+
+from gausslab import nets
+from gausslab.config import GANConfig, TrainConfig
+from gausslab.errors import lookup
+from gausslab.models.base import GenerativeModel, Loss
+from gausslab.models.gan_losses import GAN_LOSSES, gradient_penalty
+
+# PacGAN's 2-D toy networks (Lin et al. 2018, app. D: G 4 x 400 ReLU, D 3 x 200); used for
+# vector data when `hidden` / `d_hidden` are not set. Images use the conv stacks of `nets`.
+TOY_G_HIDDEN, TOY_D_HIDDEN = (400, 400, 400, 400), (200, 200, 200)
+
+
+class WeightAverage(nn.Module):
+    """Exponential moving average of a network's parameters, held as buffers so checkpoints carry it.
+
+    Used for sampling (Yazıcı et al. 2019, "The unusual effectiveness of averaging in GAN training").
+    """
+
+    def __init__(self, net: nn.Module, decay: float):
+        super().__init__()
+        self.decay, self.names = decay, [name for name, _ in net.named_parameters()]
+        for name, p in net.named_parameters():
+            self.register_buffer(self._key(name), p.detach().clone())
+
+    @staticmethod
+    def _key(name: str) -> str:
+        return name.replace(".", "__")  # buffer names may not contain dots
+
+    def weights(self) -> dict[str, Tensor]:
+        """Parameter name of the averaged network -> its averaged tensor."""
+        return {name: self.get_buffer(self._key(name)) for name in self.names}
+
+    @torch.no_grad()
+    def update(self, net: nn.Module) -> None:
+        for avg, p in zip(self.weights().values(), net.parameters()):
+            avg.lerp_(p.detach(), 1 - self.decay)
+
+
+class GAN(GenerativeModel):
+    """Generator G: z [B, latent_dim] -> x [B, *shape]; discriminator D: `pack` samples -> one score."""
+
+    def __init__(self, config: GANConfig, shape: tuple[int, ...]):
+        super().__init__()
+        self.config, self.shape = config, tuple(shape)
+        self.objective = lookup(GAN_LOSSES, "GAN loss", config.loss)
+        arch = dict(arch=config.arch, channels=config.channels)
+        self.generator = nets.decoder(config.latent_dim, self.shape, hidden=config.hidden or TOY_G_HIDDEN, **arch)
+        # PacGAN packs images along channels and vectors along features: D sees [B/m, m*C, H, W] or [B/m, m*D].
+        packed = (config.pack * self.shape[0], *self.shape[1:])
+        leaky = partial(nn.LeakyReLU, 0.2)  # Radford et al. 2016: LeakyReLU(0.2) in D
+        self.discriminator = nets.encoder(packed, 1, hidden=config.d_hidden or TOY_D_HIDDEN, act=leaky, **arch)
+        if config.spectral_norm:
+            _apply_spectral_norm(self.discriminator)
+        self.ema = WeightAverage(self.generator, config.ema) if config.ema > 0 else None
+        # Images live in [0, 1]: squash G's output there; vectors are used as given.
+        self.squash = torch.sigmoid if len(self.shape) == 3 else nn.Identity()
+
+    def optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+        """Two Adams at `lr_g` / `lr_d` with the GAN `betas` (`train.lr` is for single-optimizer models)."""
+        c = self.config
+        return {
+            "generator": torch.optim.Adam(self.generator.parameters(), lr=c.lr_g, betas=c.betas),
+            "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=c.lr_d, betas=c.betas),
+        }
+
+    def base(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """z ~ N(0, I) [n, latent_dim]; from torch's global RNG unless `generator` is given."""
+        return torch.randn(n, self.config.latent_dim, generator=generator, device=self.device)
+
+    def generate(self, z: Tensor) -> Tensor:
+        """The trained generator's output [B, *shape] for base points z [B, latent_dim]."""
+        return self.squash(self.generator(z))
+
+    def push_forward(self, z: Tensor) -> Tensor:
+        """The sampling generator's output for z [B, latent_dim]: the weight average when `ema` > 0."""
+        if self.ema is None:
+            return self.generate(z)
+        return self.squash(functional_call(self.generator, self.ema.weights(), (z,)))
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        return self.push_forward(self.base(n, generator))
+
+    def pack(self, x: Tensor) -> Tensor:
+        """[B, *shape] -> [B/m, m*shape[0], *shape[1:]]: m consecutive samples side by side (B divisible by m)."""
+        return x.reshape(x.shape[0] // self.config.pack, -1, *self.shape[1:])
+
+    def critic(self, packed: Tensor) -> Tensor:
+        """D's raw score (logit or critic value) [B/m] for packed inputs."""
+        return self.discriminator(packed).squeeze(-1)
+
+    def training_losses(self, x: Tensor, step: int) -> Iterator[Loss]:
+        """`n_critic` D losses on the batch (fresh z each), then the G loss on the last fakes against the updated D.
+
+        Rows beyond a multiple of `pack` are dropped; a batch smaller than `pack` yields nothing.
+        """
+        n = x.shape[0] - x.shape[0] % self.config.pack
+        if n == 0:
+            return
+        real = self.pack(x[:n])
+        for _ in range(self.config.n_critic):
+            fake = self.pack(self.generate(self.base(n)))
+            yield self._d_loss(real, fake.detach())
+        g = self.objective.g_loss(self.critic(fake))
+        yield Loss("generator", g)
+        if self.ema is not None:
+            self.ema.update(self.generator)
+
+    def _d_loss(self, real: Tensor, fake: Tensor) -> Loss:
+        d_real, d_fake = self.critic(real), self.critic(fake)
+        loss = self.objective.d_loss(d_real, d_fake)
+        parts = {"d_real": d_real.mean().detach(), "d_fake": d_fake.mean().detach()}
+        if self.objective.penalty:
+            gp = gradient_penalty(self.critic, real, fake)
+            loss = loss + self.config.gp_weight * gp
+            parts["gradient_penalty"] = gp.detach()
+        return Loss("discriminator", loss, parts)
+
+
+def _apply_spectral_norm(net: nn.Module) -> None:
+    """W / σ(W) on every linear and conv layer (Miyato et al. 2018), one power iteration per forward."""
+    for module in list(net.modules()):
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            spectral_norm(module)

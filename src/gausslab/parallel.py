@@ -1,0 +1,73 @@
+"""Process-group helpers: the same code path runs single-process and under `torchrun`.
+
+Under `torchrun` (RANK/WORLD_SIZE/LOCAL_RANK set) the default process group is created with
+gloo on CPU and nccl on CUDA. Gradients are averaged across ranks with one coalesced
+all-reduce per optimizer step, which is what DistributedDataParallel does after backward;
+doing it explicitly lets GAN updates (generator and discriminator stepped in turn) share it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@dataclass(frozen=True)
+class DistContext:
+    rank: int
+    world: int
+    local_rank: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
+    """`auto` -> the local CUDA device when one exists, else CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(f"cuda:{local_rank}") if name == "cuda" else torch.device("cpu")
+
+
+def context(device: str = "auto") -> DistContext:
+    """Join the torchrun process group when launched by torchrun; otherwise a world of one."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    dev = pick_device(device, local_rank)
+    if world > 1 and not dist.is_initialized():
+        if dev.type == "cuda":
+            torch.cuda.set_device(dev)
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    return DistContext(rank=rank, world=world, local_rank=local_rank, device=dev)
+
+
+def average_gradients(params: list[nn.Parameter], world: int) -> None:
+    """grad <- mean over ranks, as one flat all-reduce (DDP's bucketed all-reduce, one bucket)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if world == 1 or not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= world
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset : offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
+def broadcast_parameters(module: nn.Module) -> None:
+    """Make every rank start from rank 0's weights."""
+    if dist.is_initialized():
+        for t in [*module.parameters(), *module.buffers()]:
+            dist.broadcast(t.data, 0)
+
+
+def barrier() -> None:
+    if dist.is_initialized():
+        dist.barrier()

@@ -1,0 +1,75 @@
+import math
+
+import pytest
+import torch
+
+from gausslab.data import images
+from gausslab.errors import ConfigError
+
+from .checks import expect_error
+
+
+def test_digits():
+    raw = images.digits()
+    assert raw.x.shape == (1797, 1, 8, 8) and raw.x.dtype == torch.float32
+    assert raw.x.min() == 0 and raw.x.max() == 1
+    assert set(raw.labels.tolist()) == set(range(10))
+    assert raw.kind == "image"
+
+
+@pytest.fixture(scope="module")
+def shapes64():
+    return images.shapes(n=600, size=64, seed=1)
+
+
+def test_shapes_defaults():
+    raw = images.shapes()
+    assert raw.x.shape == (6000, 1, 32, 32) and raw.x.dtype == torch.float32
+    assert set(raw.x.unique().tolist()) == {0.0, 1.0}
+    assert raw.factors.shape == (6000, 5) and raw.factor_names == ["shape", "scale", "rotation", "x", "y"]
+    assert torch.equal(raw.labels, raw.factors[:, 0].long())
+    assert set(raw.labels.tolist()) == {0, 1, 2}
+    assert len(raw.factors[:, 1].unique()) == 6
+    assert raw.factors[:, 2].min() >= 0 and raw.factors[:, 2].max() < 2 * math.pi
+    assert raw.factors[:, 3:].min() == 0 and raw.factors[:, 3:].max() == 1
+    assert (raw.x.sum(dim=(1, 2, 3)) > 0).all()
+
+
+def test_shapes_area_matches_geometry(shapes64):
+    # Areas in units of the circumradius r: square 2r², ellipse πr²/2, triangle (3√3/4)r².
+    unit_area = torch.tensor([2.0, math.pi / 2, 3 * math.sqrt(3) / 4])
+    shape, scale = shapes64.factors[:, 0].long(), shapes64.factors[:, 1]
+    r = 0.25 * scale * 64  # pixels
+    expected = unit_area[shape] * r**2
+    pixels = shapes64.x.sum(dim=(1, 2, 3))
+    assert ((pixels - expected).abs() / expected).mean() < 0.05
+
+
+def test_shapes_position_sets_the_centroid(shapes64):
+    # Every shape's centroid is its centre (all three are centred on it), at 0.25 + 0.5·pos.
+    x = shapes64.x[:, 0]  # [N, S, S]
+    coord = (torch.arange(64) + 0.5) / 64
+    mass = x.sum(dim=(1, 2))
+    cx = (x.sum(dim=1) * coord).sum(dim=1) / mass
+    cy = (x.sum(dim=2) * coord).sum(dim=1) / mass
+    want_x = 0.25 + 0.5 * shapes64.factors[:, 3]
+    want_y = 0.25 + 0.5 * shapes64.factors[:, 4]
+    assert (cx - want_x).abs().max() < 1 / 64 and (cy - want_y).abs().max() < 1 / 64
+
+
+def test_shapes_are_seeded():
+    a, b, c = images.shapes(n=50, seed=2), images.shapes(n=50, seed=2), images.shapes(n=50, seed=3)
+    assert torch.equal(a.x, b.x) and torch.equal(a.factors, b.factors)
+    assert not torch.equal(a.factors, c.factors)
+
+
+def test_shapes_rotation_turns_the_image():
+    factors = torch.tensor([[0.0, 1.0, 0.0, 0.5, 0.5], [0.0, 1.0, math.pi / 4, 0.5, 0.5]])
+    upright, turned = images.render(factors, 32)
+    assert not torch.equal(upright, turned)
+    assert upright.sum().item() == pytest.approx(turned.sum().item(), rel=0.1)
+
+
+@pytest.mark.parametrize("size", [16, 48, "32"])
+def test_shapes_bad_size(size):
+    expect_error(ConfigError, [f"size={size!r}", "32 or 64"], images.shapes, n=5, size=size)

@@ -1,0 +1,117 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gausslab.data import DATASETS, Dataset, load_dataset
+from gausslab.data.raw import RawData
+from gausslab.data.registry import describe, split
+from gausslab.errors import ConfigError, DataError
+
+from .checks import expect_error
+
+BUILT_INS = {"ring8", "grid25", "moons", "spiral", "pinwheel", "checkerboard", "digits", "shapes"}
+
+
+def test_registry_names():
+    assert set(DATASETS) == BUILT_INS
+
+
+def test_ring8_default_split():
+    ds = load_dataset("ring8")
+    assert isinstance(ds, Dataset) and ds.name == "ring8"
+    assert ds.train.shape == (10_000, 2) and ds.test.shape == (2_500, 2)
+    assert ds.kind == "vector" and ds.shape == (2,) and ds.dim == 2
+    assert ds.labels.shape == (10_000,) and ds.test_labels.shape == (2_500,)
+    assert ds.modes.centres.shape == (8, 2) and ds.log_prob(ds.test).shape == (2_500,)
+
+
+def _indexed(n: int) -> RawData:
+    """Examples whose value, label and factor are all their index, to follow them through a split."""
+    index = torch.arange(n)
+    return RawData(index[:, None].float(), labels=index, factors=index[:, None].float().repeat(1, 2))
+
+
+def test_split_is_seeded_disjoint_and_aligned():
+    a, b, c = (split(_indexed(100), "t", 0.3, seed) for seed in (5, 5, 6))
+    assert torch.equal(a.train, b.train) and torch.equal(a.test, b.test)
+    assert not torch.equal(a.train, c.train)
+    assert len(a.train) == 70 and len(a.test) == 30
+    train, test = set(a.labels.tolist()), set(a.test_labels.tolist())
+    assert not train & test and train | test == set(range(100))
+    for x, y, f in [(a.train, a.labels, a.factors), (a.test, a.test_labels, a.test_factors)]:
+        assert torch.equal(x[:, 0].long(), y) and torch.equal(f[:, 1].long(), y)
+
+
+def test_seed_changes_the_toy_sample_and_the_split():
+    assert not torch.equal(load_dataset("moons", seed=0).train, load_dataset("moons", seed=1).train)
+
+
+def test_digits_and_shapes():
+    digits = load_dataset("digits")
+    assert digits.kind == "image" and digits.shape == (1, 8, 8)
+    assert len(digits.train) + len(digits.test) == 1797 and len(digits.test) == 359
+    shapes = load_dataset("shapes", n=200, size=64, test_fraction=0.25)
+    assert shapes.train.shape == (150, 1, 64, 64) and shapes.factor_names[0] == "shape"
+    assert torch.equal(shapes.test_factors[:, 0].long(), shapes.test_labels)
+
+
+def test_options_pass_through():
+    ds = load_dataset("grid25", n=1000, test_fraction=0.1)
+    assert len(ds.train) == 900 and len(ds.test) == 100
+
+
+def test_unknown_option():
+    expect_error(ConfigError, ["'m'", "'ring8'", "n"], load_dataset, "ring8", m=5)
+    expect_error(ConfigError, ["'digits'", "no options", "'n'"], load_dataset, "digits", n=5)
+
+
+def test_unknown_name_suggests_a_built_in():
+    message = expect_error(ConfigError, ["'ring9'", "did you mean 'ring8'"], load_dataset, "ring9")
+    assert all(name in message for name in BUILT_INS)
+
+
+@pytest.mark.parametrize("fraction", [0, 1, 1.5, -0.2, float("nan"), "0.2"])
+def test_bad_test_fraction(fraction):
+    fragments = [f"test_fraction={fraction!r}", "between 0 and 1"]
+    expect_error(DataError, fragments, load_dataset, "ring8", test_fraction=fraction)
+
+
+def test_split_that_leaves_a_side_empty():
+    fragments = ["test_fraction=0.1", "3 examples", "test split empty"]
+    expect_error(DataError, fragments, load_dataset, "moons", n=3, test_fraction=0.1)
+    expect_error(DataError, ["train split empty"], load_dataset, "moons", n=3, test_fraction=0.9)
+
+
+def test_files_by_path(tmp_path, monkeypatch):
+    np.savez(tmp_path / "faces.npz", x=np.zeros((10, 4, 4), np.uint8), y=np.arange(10))
+    ds = load_dataset(str(tmp_path / "faces.npz"))
+    assert ds.name == "faces.npz" and ds.kind == "image" and ds.shape == (1, 4, 4)
+    assert len(ds.train) == 8 and len(ds.test_labels) == 2
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pics").mkdir()
+    (tmp_path / "pics" / "notes.txt").write_text("not an image: ignored")
+    for i in range(5):
+        Image.new("L", (3, 3), i).save(tmp_path / "pics" / f"{i}.png")
+    assert load_dataset("pics").name == "pics"  # an existing folder, without '/' or '.'
+    assert load_dataset(tmp_path / "faces.npz").name == "faces.npz"
+
+
+def test_files_take_no_options(tmp_path):
+    np.save(tmp_path / "v.npy", np.zeros((10, 2)))
+    expect_error(ConfigError, ["['n']", "v.npy"], load_dataset, str(tmp_path / "v.npy"), n=3)
+
+
+def test_missing_file():
+    expect_error(DataError, ["'nope/missing.npz'", "no such"], load_dataset, "nope/missing.npz")
+
+
+def test_describe():
+    rows = {row.name: row for row in describe()}
+    assert set(rows) == BUILT_INS
+    assert rows["ring8"].shape == (2,) and rows["ring8"].kind == "vector"
+    assert rows["digits"].shape == (1, 8, 8) and rows["shapes"].shape == (1, 32, 32)
+    assert rows["shapes"].kind == "image"
+    assert all(row.description and "\n" not in row.description for row in rows.values())
+    name, shape, kind, _ = describe()[0]  # rows unpack as plain tuples for the CLI
+    assert (name, shape, kind) == ("ring8", (2,), "vector")
