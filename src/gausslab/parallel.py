@@ -68,6 +68,16 @@ def broadcast_parameters(module: nn.Module) -> None:
             dist.broadcast(t.data, 0)
 
 
+def in_sync(module: nn.Module) -> bool:
+    """True when every rank holds the same weights (a float64 fingerprint compared across ranks)."""
+    if not dist.is_initialized():
+        return True
+    fingerprint = torch.stack([p.detach().double().sum() + p.detach().double().square().sum() for p in module.parameters()])
+    gathered = [torch.zeros_like(fingerprint) for _ in range(dist.get_world_size())]
+    dist.all_gather(gathered, fingerprint)
+    return all(torch.equal(g, gathered[0]) for g in gathered)
+
+
 def barrier() -> None:
     if dist.is_initialized():
         dist.barrier()

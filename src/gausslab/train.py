@@ -142,6 +142,9 @@ class _Loop:
         if resume and self.out is not None and (self.out / ckpt.STATE_JSON).exists():
             self._check_same_run()
             state = ckpt.load_training_state(self.out, self.model, self.optimizers)
+            if state.get("world_size", 1) != self.dist.world:
+                raise CheckpointError(f"{str(self.out)!r} was trained with {state.get('world_size', 1)} processes; "
+                                      f"resume it with the same number (got {self.dist.world})")
             self.skipped = state.get("skipped", 0)
             if self.writer:
                 _truncate_log(self.out / ckpt.LOG, state["step"])
@@ -165,7 +168,9 @@ class _Loop:
             raise CheckpointError(f"cannot resume {str(self.out)!r}: its config differs in {', '.join(diff)}")
 
     def _step(self, step: int) -> None:
-        x = self.x[self.schedule.rows(step, self.dist.rank, self.dist.world)]
+        # Full-batch (EM) models see all rows on every rank: their closed-form updates are not averaged.
+        world = 1 if self.model.full_batch else self.dist.world
+        x = self.x[self.schedule.rows(step, min(self.dist.rank, world - 1), world)]
         self.model.train()
         losses = self.model.training_losses(x, step)
         while True:
@@ -249,9 +254,10 @@ class _Loop:
         return {k: v / test.shape[0] for k, v in sums.items()}
 
     def _checkpoint(self, done: int, finished: bool) -> None:
+        synced = parallel.in_sync(self.model)  # collective: every rank takes part
         if self.writer:
-            ckpt.save_checkpoint(self.out, self.model, self.optimizers, done, finished=finished,
-                                 total_steps=self.total, skipped=self.skipped)
+            ckpt.save_checkpoint(self.out, self.model, self.optimizers, done, finished=finished, total_steps=self.total,
+                                 skipped=self.skipped, world_size=self.dist.world, ranks_in_sync=synced)
 
     def _finish(self) -> None:
         self.model.eval()

@@ -1,0 +1,48 @@
+"""Helpers shared by the benchmarks: timing, the machine's float32 GEMM peak, table printing."""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+
+import torch
+
+
+def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
+    """Fastest wall time of `repeats` calls (seconds): the least disturbed by other processes."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def gemm_peak_flops(n: int = 2048, repeats: int = 5) -> float:
+    """Measured float32 matmul throughput (FLOP/s) of this machine with torch's current thread count."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b  # warm-up
+    return 2 * n**3 / best_of(lambda: a @ b, repeats)
+
+
+def machine() -> dict[str, object]:
+    return {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+            "torch": torch.__version__, "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+
+
+def table(rows: list[dict[str, object]], title: str) -> str:
+    """A plain-text table of dict rows (same keys)."""
+    if not rows:
+        return title
+    keys = list(rows[0])
+    cells = [[_fmt(r.get(k)) for k in keys] for r in rows]
+    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
+    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths))  # noqa: E731
+    return "\n".join([title, line(keys), line(["-" * w for w in widths]), *(line(c) for c in cells)])
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 1e4 else f"{v:,.0f}"
+    return str(v)
