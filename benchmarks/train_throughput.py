@@ -78,18 +78,67 @@ def hand_rate(ds: Dataset, steps: int) -> float:
     return steps * 128 / (time.perf_counter() - t0)
 
 
+def pythae_rate(ds: Dataset, steps: int) -> float | None:
+    """pythae's own training step loop (BaseTrainer.train_step, one epoch of `steps` batches), same layers."""
+    try:
+        from pythae.data.datasets import BaseDataset
+        from pythae.models import VAE, VAEConfig
+        from pythae.models.base.base_utils import ModelOutput
+        from pythae.models.nn import BaseDecoder, BaseEncoder
+        from pythae.trainers import BaseTrainer, BaseTrainerConfig
+    except ImportError:
+        return None
+
+    class Encoder(BaseEncoder):
+        def __init__(self):
+            super().__init__()
+            self.net = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512),
+                                           torch.nn.ReLU(), torch.nn.Linear(512, 64))
+
+        def forward(self, x):
+            mu, log_var = self.net(x.flatten(1)).chunk(2, -1)
+            return ModelOutput(embedding=mu, log_covariance=log_var)
+
+    class Decoder(BaseDecoder):
+        def __init__(self):
+            super().__init__()
+            self.net = torch.nn.Sequential(torch.nn.Linear(32, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512),
+                                           torch.nn.ReLU(), torch.nn.Linear(512, 784), torch.nn.Sigmoid())
+
+        def forward(self, z):
+            return ModelOutput(reconstruction=self.net(z).view(-1, 1, 28, 28))
+
+    import tempfile
+
+    config = VAEConfig(input_dim=(1, 28, 28), latent_dim=32, reconstruction_loss="bce")
+    model = VAE(config, encoder=Encoder(), decoder=Decoder())
+    x = ds.train[: steps * 128]
+    with tempfile.TemporaryDirectory() as tmp:
+        train_cfg = BaseTrainerConfig(output_dir=tmp, per_device_train_batch_size=128, num_epochs=1,
+                                      learning_rate=1e-3, no_cuda=True, train_dataloader_num_workers=0)
+        trainer = BaseTrainer(model, BaseDataset(x, torch.zeros(len(x))), training_config=train_cfg)
+        trainer.prepare_training()  # what BaseTrainer.train does before its epoch loop
+        t0 = time.perf_counter()
+        trainer.train_step(1)
+        return x.shape[0] / (time.perf_counter() - t0)
+
+
 def main(steps: int = 300, rounds: int = 3) -> dict:
     ds = data(128 * 40)
     peak = gemm_peak_flops()
-    ours, hand = [], []
-    for _ in range(rounds):  # interleaved so both see the same machine load
+    ours, hand, theirs = [], [], []
+    for _ in range(rounds):  # interleaved so all see the same machine load
         hand.append(hand_rate(ds, steps))
         ours.append(gausslab_rate(ds, steps))
+        theirs.append(pythae_rate(ds, min(steps, 40)))
     best_ours, best_hand = max(ours), max(hand)
+    best_theirs = max(theirs) if None not in theirs else None
     result = {
         "gausslab_samples_per_s": best_ours,
         "hand_loop_samples_per_s": best_hand,
         "ratio_vs_hand_loop": best_ours / best_hand,
+        "pythae_samples_per_s": best_theirs,
+        "ratio_vs_pythae": best_ours / best_theirs if best_theirs else None,
         "gemm_peak_gflops": peak / 1e9,
         "fraction_of_gemm_peak": best_ours * flops_per_sample() / peak,
     }

@@ -5,12 +5,13 @@ __version__ = "0.1.0"
 from gausslab.checkpoint import load
 from gausslab.config import DataConfig, GANConfig, GMMConfig, RunConfig, TrainConfig, VAEConfig
 from gausslab.data import Dataset, load_dataset
+from gausslab.evaluate import Evaluation, evaluate
 from gausslab.errors import CheckpointError, ConfigError, DataError, GausslabError, TrainingError
 from gausslab.models import MODELS, build_model
 from gausslab.train import FitResult, fit
 
 __all__ = [
     "MODELS", "CheckpointError", "ConfigError", "DataConfig", "DataError", "Dataset", "FitResult", "GANConfig",
-    "GMMConfig", "GausslabError", "RunConfig", "TrainConfig", "TrainingError", "VAEConfig", "build_model", "fit",
+    "GMMConfig", "GausslabError", "RunConfig", "TrainConfig", "TrainingError", "VAEConfig", "build_model", "fit", "Evaluation", "evaluate",
     "load", "load_dataset",
 ]
