@@ -15,6 +15,7 @@ def test_shared_suite(data_name, request, tmp_path):
     check_model(lambda: build_model("vae", data, latent_dim=3, hidden=(16,)), data, tmp_path)
 
 
+@pytest.mark.slow
 def test_conv_vae_passes_suite(tmp_path):
     from tests.conftest import tiny_images
 
@@ -40,7 +41,7 @@ def test_elbo_below_iwae_below_log_px_on_linear_gaussian():
     model = linear_gaussian_vae()
     x = torch.randn(64, 3)
     with torch.no_grad():
-        elbo = torch.stack([model.elbo(x).elbo for _ in range(200)]).mean(0)
+        elbo = model.elbo(x.repeat(200, 1)).elbo.view(200, -1).mean(0)
         iwae_small = model.iwae_bound(x, 8)
         iwae_big = model.iwae_bound(x, 20000, chunk=1000)
     log_px = exact_log_px(model, x).float()
@@ -70,7 +71,7 @@ def test_iwae_is_exact_with_the_true_posterior():
     x = torch.randn(32, 3)
     with torch.no_grad():
         iwae = model.iwae_bound(x, 16)
-        elbo = torch.stack([model.elbo(x).elbo for _ in range(500)]).mean(0)  # analytic KL: exact only on average
+        elbo = model.elbo(x.repeat(4000, 1)).elbo.view(4000, -1).mean(0)  # analytic KL: exact only on average
     log_px = exact_log_px(model, x).float()
     assert torch.allclose(iwae, log_px, atol=1e-4)
     assert torch.allclose(elbo, log_px, atol=0.1)
