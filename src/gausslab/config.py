@@ -20,7 +20,7 @@ from gausslab.errors import ConfigError
 class StrictModel(BaseModel):
     """Frozen, typo-proof base: unknown keys are errors and configs are never mutated."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DataConfig(StrictModel):
