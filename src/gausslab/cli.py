@@ -21,11 +21,12 @@ from gausslab import checkpoint as ckpt
 from gausslab.config import load_yaml, resolve
 from gausslab.data import load_dataset
 from gausslab.data.registry import describe
-from gausslab.errors import ConfigError, GausslabError
+from gausslab.errors import ConfigError, GausslabError, lookup
 from gausslab.evaluate import evaluate as evaluate_model
 from gausslab.fileio import atomic_write_bytes, atomic_write_json
 from gausslab.models import MODELS, build_model
 from gausslab.plots import samples_figure, save_png
+from gausslab.samplers import SAMPLERS
 from gausslab.train import Interrupted, fit
 
 
@@ -40,6 +41,10 @@ class _Group(TyperGroup):
             raise click.exceptions.Exit(130) from None
         except GausslabError as err:
             click.echo(f"gausslab: error: {err}", err=True)
+            raise click.exceptions.Exit(2) from None
+        except OSError as err:  # unwritable, full or vanished locations the user pointed us to
+            where = f" {str(err.filename)!r}" if err.filename else ""
+            click.echo(f"gausslab: error: cannot use{where}: {err.strerror or err}", err=True)
             raise click.exceptions.Exit(2) from None
 
 
@@ -99,16 +104,25 @@ def sample(
     out: Annotated[Path, typer.Option(help="samples.png (picture) or samples.npy (array).")],
     n: Annotated[int, typer.Option(help="Number of samples.")] = 64,
     seed: int = 0,
+    sampler: Annotated[str, typer.Option(help="VAE latents from: prior, or expost (a GMM on the aggregate "
+                                              "posterior of the run's training data, Ghosh et al. 2020).")] = "prior",
+    k: Annotated[int, typer.Option(help="Mixture components of the expost sampler.")] = 10,
 ) -> None:
     """Draw samples from a trained model."""
     if n <= 0:
         raise ConfigError(f"--n must be a positive number of samples, got {n}")
+    if k <= 0:
+        raise ConfigError(f"--k must be a positive number of mixture components, got {k}")
     suffix = out.suffix.lower()
     if suffix not in (".png", ".npy"):
         raise ConfigError(f"--out {str(out)!r} must end in .png or .npy")
+    fit_sampler = lookup(SAMPLERS, "sampler", sampler).fit
     model = ckpt.load(run)
+    # `prior` is every model's own sample(); other samplers fit to the run's training data first.
+    latents = {} if sampler == "prior" else {"sampler": fit_sampler(model, dataset_for(ckpt.read_info(run).config),
+                                                                    k=k, seed=seed)}
     with torch.inference_mode():
-        x = model.sample(n, generator=torch.Generator().manual_seed(seed))
+        x = model.sample(n, generator=torch.Generator().manual_seed(seed), **latents)
     _write_samples(x, out, ckpt.read_info(run))
     typer.echo(f"wrote {n} samples to {out}")
 
@@ -146,6 +160,34 @@ def evaluate(
     target = out or run / "metrics.json"
     atomic_write_json(target, result)
     typer.echo(json.dumps(result, indent=2))
+
+
+@app.command()
+def study(
+    out: Annotated[Path, typer.Option(help="Study folder (rerun it to resume; finished runs are skipped).")],
+    data: Annotated[str, typer.Option(help="Built-in data set name or a path (IDX, npz, image folder, CSV).")] = "digits",
+    preset: Annotated[str, typer.Option(help="Budgets: quick, standard or full.")] = "standard",
+    seeds: Annotated[int, typer.Option(help="Seeds per model; numbers are mean ± std over them.")] = 1,
+    set_: Annotated[Optional[list[str]], typer.Option(
+        "--set", help="study.<field>=v (preset budgets) or train.k=v / model.k=v / data.k=v (every run).")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Train and evaluate every model of the study, then write report.html, report.md and metrics.json."""
+    from gausslab.study import run_study
+
+    result = run_study(out, data=data, preset=preset, seeds=seeds, overrides=set_ or [], quiet=quiet)
+    c = result.counts
+    typer.echo(f"study done in {result.wall_s:.1f} s: {c['finished']} runs finished, {c['skipped']} skipped "
+               f"(already done), {c['failed']} failed")
+    typer.echo(f"report: {result.report.html}")
+
+
+@app.command()
+def report(study_dir: Annotated[Path, typer.Argument(help="Study folder written by `gausslab study`.")]) -> None:
+    """Rebuild report.html, report.md and metrics.json from a study folder (no training)."""
+    from gausslab.report import build_report
+
+    typer.echo(f"report: {build_report(study_dir).html}")
 
 
 def main(argv: list[str] | None = None) -> None:
