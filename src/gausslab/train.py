@@ -105,6 +105,8 @@ class _Loop:
         batch = self.x.shape[0] if model.full_batch else min(train.batch_size, self.x.shape[0])
         self.schedule = _Schedule(self.x.shape[0], batch, train.seed)
         self.total = total_steps(train, self.schedule.steps_per_epoch)
+        # Held-out terms once per epoch; a full-batch (EM) step is a whole epoch, so it uses log_every.
+        self.eval_every = train.log_every if model.full_batch else self.schedule.steps_per_epoch
         self.optimizers = model.optimizers(train)
         self.params = {name: [p for g in opt.param_groups for p in g["params"]] for name, opt in self.optimizers.items()}
         self.amp = _autocast(train, self.dist.device)
@@ -218,7 +220,7 @@ class _Loop:
 
     def _after_step(self, step: int, rate: float) -> dict | None:
         done = step + 1
-        epoch_end = done % self.schedule.steps_per_epoch == 0 or done == self.total
+        epoch_end = done % self.eval_every == 0 or done == self.total
         record = None
         if done % self.train.log_every == 0 or epoch_end:
             record = self._log_record(done, rate, epoch_end)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -59,4 +60,4 @@ class GenerativeModel(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return next(self.buffers(), next(self.parameters())).device
+        return next(itertools.chain(self.parameters(), self.buffers())).device

@@ -2,7 +2,8 @@
 
 Each training step is one EM iteration on the whole training set (`full_batch`); the update
 is closed form, so the step yields `Loss(None, -mean log-likelihood)` and nothing is
-backpropagated. EM never lowers the training likelihood (Bishop 2006, sec. 9.4). Parameters
+backpropagated. EM never lowers the training likelihood (Bishop 2006, sec. 9.4) — up to the
+small ridge `reg_covar` adds to each covariance, which keeps them invertible. Parameters
 are float64 buffers, so they checkpoint and resume like any weights. Data of any shape is
 flattened to [N, D]; samples are reshaped back.
 """
@@ -34,11 +35,11 @@ class GMM(GenerativeModel):
         super().__init__()
         self.config, self.shape = config, tuple(shape)
         k, d = config.components, math.prod(self.shape)
-        cov_shape = (k, d, d) if config.covariance == "full" else (k, d)
-        eye = torch.eye(d, dtype=torch.float64).expand(k, d, d) if config.covariance == "full" else 1.0
+        full = config.covariance == "full"
+        cov = torch.eye(d, dtype=torch.float64).repeat(k, 1, 1) if full else torch.ones(k, d, dtype=torch.float64)
         self.register_buffer("weights", torch.full((k,), 1 / k, dtype=torch.float64))  # [K]
         self.register_buffer("means", torch.zeros(k, d, dtype=torch.float64))  # [K, D]
-        self.register_buffer("covariances", torch.zeros(cov_shape, dtype=torch.float64) + eye)
+        self.register_buffer("covariances", cov)  # [K, D, D] or [K, D]
         self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
         self.register_buffer("last_loglik", torch.tensor(-math.inf, dtype=torch.float64))
 
@@ -72,19 +73,31 @@ class GMM(GenerativeModel):
             ) from None
 
     def _component_log_prob(self, x: Tensor) -> Tensor:
-        """log N(x_n; mu_k, Sigma_k) [N, K] for float64 x [N, D]."""
-        d = x.shape[1]
-        diff = x.unsqueeze(0) - self.means.unsqueeze(1)  # [K, N, D]
-        if self.config.covariance == "full":
-            chol = self._cholesky()
-            y = torch.linalg.solve_triangular(chol, diff.transpose(1, 2), upper=False)  # [K, D, N]
-            maha = y.square().sum(1)  # [K, N]
-            half_log_det = chol.diagonal(dim1=1, dim2=2).log().sum(-1)  # [K]
+        """log N(x_n; mu_k, Sigma_k) [N, K] for float64 x [N, D], all components at once.
+
+        Full: Mahalanobis terms through the inverse Cholesky factors (one batched GEMM), in row
+        chunks so memory stays O(chunk * K * D). Diagonal: expanded into three matmuls (as scikit-learn).
+        """
+        if self.config.covariance == "diag":
+            prec = 1.0 / self.covariances  # [K, D]
+            maha = x.square() @ prec.T - 2 * x @ (self.means * prec).T + (self.means.square() * prec).sum(1)
+            half_log_det = 0.5 * self.covariances.log().sum(1)  # [K]
         else:
-            maha = (diff.square() / self.covariances.unsqueeze(1)).sum(-1)  # [K, N]
-            half_log_det = 0.5 * self.covariances.log().sum(-1)
-        log_n = -0.5 * maha - half_log_det.unsqueeze(1) - 0.5 * d * math.log(2 * math.pi)
-        return log_n.T  # [N, K]
+            chol = self._cholesky()  # [K, D, D]
+            rows = max(1, (1 << 22) // (chol.shape[0] * chol.shape[1]))
+            eye = torch.eye(chol.shape[1], dtype=chol.dtype, device=chol.device)
+            inv_chol = torch.linalg.solve_triangular(chol, eye.expand_as(chol), upper=False)  # [K, D, D]
+            maha = torch.cat([self._full_maha(chunk, inv_chol) for chunk in x.split(rows)])
+            half_log_det = chol.diagonal(dim1=1, dim2=2).log().sum(1)
+        return -0.5 * maha - half_log_det - 0.5 * x.shape[1] * math.log(2 * math.pi)
+
+    def _full_maha(self, x: Tensor, inv_chol: Tensor) -> Tensor:
+        """(x - mu_k)^T Sigma_k^-1 (x - mu_k) [N, K] as ||L_k^-1 x - L_k^-1 mu_k||^2: one [N, D] x [D, K*D] GEMM."""
+        k, d, _ = inv_chol.shape
+        stacked = inv_chol.transpose(1, 2).permute(1, 0, 2).reshape(d, k * d)  # columns: L_k^-T for every k
+        shift = (inv_chol @ self.means.unsqueeze(-1)).squeeze(-1)  # [K, D]
+        y = (x @ stacked).view(-1, k, d) - shift  # [N, K, D]
+        return y.square().sum(-1)
 
     def _joint_log_prob(self, x: Tensor) -> Tensor:
         return self._component_log_prob(x) + self.weights.log()  # [N, K]
@@ -102,16 +115,24 @@ class GMM(GenerativeModel):
     def _m_step(self, x: Tensor, resp: Tensor) -> None:
         """Closed-form maximiser given responsibilities resp [N, K] (Bishop 2006, eq. 9.24-9.26)."""
         counts = resp.sum(0) + _EPS  # [K]
-        means = resp.T @ x / counts.unsqueeze(1)  # [K, D]
-        diff = x.unsqueeze(0) - means.unsqueeze(1)  # [K, N, D]
-        if self.config.covariance == "full":
-            cov = (diff * resp.T.unsqueeze(-1)).transpose(1, 2) @ diff / counts.view(-1, 1, 1)  # [K, D, D]
-            cov = cov + self.config.reg_covar * torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
-        else:
-            cov = torch.einsum("nk,knd->kd", resp, diff.square()) / counts.unsqueeze(1) + self.config.reg_covar
         self.weights.copy_(counts / x.shape[0])
-        self.means.copy_(means)
-        self.covariances.copy_(cov)
+        self.means.copy_(resp.T @ x / counts.unsqueeze(1))  # [K, D]
+        share = resp / counts  # [N, K]: each example's weight in each component's average
+        if self.config.covariance == "diag":  # E_k[x^2] - mu_k^2, as scikit-learn
+            var = share.T @ x.square() - self.means.square()
+            self.covariances.copy_(var.clamp(min=0) + self.config.reg_covar)
+            return
+        # Sigma_k = E_k[x x^T] - mu_k mu_k^T on data centred at the global mean (float64: little
+        # cancellation), all components in one [D, N] x [N, K*D] GEMM per chunk of rows.
+        k, d = self.means.shape
+        centre = x.mean(0)
+        second = torch.zeros(d, k * d, dtype=x.dtype, device=x.device)
+        rows = max(1, (1 << 22) // (k * d))
+        for xs, ws in zip((x - centre).split(rows), share.split(rows)):
+            second += xs.T @ (ws.unsqueeze(-1) * xs.unsqueeze(1)).reshape(-1, k * d)
+        mu = self.means - centre  # [K, D]
+        cov = second.view(d, k, d).transpose(0, 1) - mu.unsqueeze(2) * mu.unsqueeze(1)
+        self.covariances.copy_(cov + self.config.reg_covar * torch.eye(d, dtype=x.dtype, device=x.device))
 
     def _initialise(self, x: Tensor) -> None:
         """k-means++ seeds (Arthur & Vassilvitskii 2007), hard assignment, one M-step (as scikit-learn).
