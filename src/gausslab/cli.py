@@ -177,8 +177,8 @@ def study(
 
     result = run_study(out, data=data, preset=preset, seeds=seeds, overrides=set_ or [], quiet=quiet)
     c = result.counts
-    typer.echo(f"study done in {result.wall_s:.1f} s: {c['finished']} runs finished, {c['skipped']} skipped "
-               f"(already done), {c['failed']} failed")
+    typer.echo(f"study done in {result.wall_s:.1f} s; runs: {c['finished']} finished, {c['skipped']} skipped "
+               f"(done before), {c['failed']} failed")
     typer.echo(f"report: {result.report.html}")
 
 

@@ -55,13 +55,13 @@ class GANConfig(StrictModel):
     n_critic: int = Field(1, gt=0)  # discriminator updates per generator update
     gp_weight: float = Field(10.0, ge=0)  # WGAN-GP lambda, Gulrajani et al. 2017
     spectral_norm: bool = False  # Miyato et al. 2018, on the discriminator
-    lr_g: float = Field(1e-4, gt=0)
-    lr_d: float = Field(1e-4, gt=0)
+    lr_g: float = Field(1e-3, gt=0)  # defaults tuned on ring8 (benchmarks/toy_modes.py)
+    lr_d: float = Field(1e-3, gt=0)
     betas: tuple[float, float] = (0.5, 0.999)  # Radford et al. 2016 (DCGAN)
-    ema: float = Field(0.0, ge=0, lt=1)  # generator weight EMA decay used for sampling (0 = off)
+    ema: float = Field(0.99, ge=0, lt=1)  # generator weight EMA decay used for sampling (0 = off)
     arch: Literal["auto", "mlp", "conv"] = "auto"
-    hidden: tuple[int, ...] | None = None  # generator MLP widths; None: PacGAN's toy G (4 x 400)
-    d_hidden: tuple[int, ...] | None = None  # discriminator MLP widths; None: PacGAN's toy D (3 x 200)
+    hidden: tuple[int, ...] = Field((256, 256, 256), min_length=1)  # generator MLP widths
+    d_hidden: tuple[int, ...] = Field((256, 256), min_length=1)  # discriminator MLP widths
     channels: tuple[int, ...] = (32, 64, 128)
 
 

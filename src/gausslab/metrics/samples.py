@@ -31,67 +31,102 @@ class _Points:
 
     exact: Tensor  # [N, D] float64
     norm: Tensor  # [N] float64, |x|^2 as sklearn's row_norms
-    fast: Tensor  # [N, D] float32, x - centre
-    fast_norm: Tensor  # [N] float32, |x - centre|^2
+    left: Tensor  # [N, D + 2] float32, [u, |u|^2, 1] with u = x - centre
+    right: Tensor  # [N, D + 2] float32, [-2u, 1, |u|^2]: left_i . right_j = |u_i - u_j|^2
+    fast_norm: Tensor  # [N] float32, |u|^2
 
     def __len__(self) -> int:
         return self.exact.shape[0]
 
 
 def _points(x: Tensor, centre: Tensor) -> _Points:
-    shifted = x - centre
-    return _Points(x, (x * x).sum(1), shifted.float(), (shifted * shifted).sum(1).float())
+    u = x - centre
+    nu = (u * u).sum(1, keepdim=True)
+    one = torch.ones_like(nu)
+    left, right = torch.cat([u, nu, one], 1).float(), torch.cat([-2 * u, one, nu], 1).float()
+    return _Points(x, (x * x).sum(1), left, right, nu[:, 0].float())
 
 
-def _fast_sq(a: _Points, b: _Points, rows: slice) -> Tensor:
-    """Float32 squared distances of a's rows to all of b [c, M]: one in-place GEMM."""
-    out = a.fast_norm[rows, None] + b.fast_norm[None, :]
-    return out.addmm_(a.fast[rows], b.fast.T, alpha=-2)
+def _fast_sq(a: _Points, b: _Points, rows: slice, buf: Tensor) -> Tensor:
+    """Float32 squared distances of a's rows to all of b [c, M], written into `buf` by one GEMM."""
+    return torch.mm(a.left[rows], b.right.T, out=buf[: rows.stop - rows.start])
 
 
-def _margin(a: _Points, b: _Points, rows: slice) -> float:
-    """Bound on |fast - reference| squared distance for any pair in the chunk.
+def _matmul_eps(device: torch.device) -> float:
+    """Relative rounding of float32 matmuls: IEEE float32, unless TF32 or bf16 matmuls were switched on."""
+    precision = torch.get_float32_matmul_precision()
+    if precision == "medium":
+        return 2.0**-7
+    if precision == "high" or (device.type == "cuda" and torch.backends.cuda.matmul.allow_tf32):
+        return 2.0**-10
+    return _EPS32
 
-    Float32 GEMM error <= ~D u |x||y| plus rounding of inputs, norms and the result
-    (Higham 2002, §3.1), doubled for safety; plus the reference's float64 cancellation error.
+
+def _margin(a: _Points, b: _Points) -> float:
+    """Bound on |fast - reference| squared distance for any pair of a and b, doubled for safety.
+
+    The float32 GEMM of D + 2 terms errs by <= (D + 2) eps (|u|^2 + |v|^2) (Higham 2002, §3.1); rounding
+    u, the norms and the reference's float32 result adds <= 4 eps (|u|^2 + |v|^2); the reference's own
+    float64 formula on the uncentred data errs by <= (D + 4) eps64 (|x|^2 + |y|^2).
     """
     d = a.exact.shape[1]
-    fast = (d + 16) * _EPS32 * float(a.fast_norm[rows].max() + b.fast_norm.max())
-    return fast + (d + 4) * _EPS64 * float(a.norm[rows].max() + b.norm.max())
+    fast = (d + 6) * _matmul_eps(a.exact.device) * float(a.fast_norm.max() + b.fast_norm.max())
+    return 2 * (fast + (d + 4) * _EPS64 * float(a.norm.max() + b.norm.max()))
 
 
-def _reference_sq(a: _Points, b: _Points, rows: Tensor, cols: Tensor, dtype: torch.dtype) -> Tensor:
-    """sklearn's squared distance for index pairs (broadcast rows/cols), clamped at 0, in `dtype`."""
-    dot = (a.exact[rows] * b.exact[cols]).sum(-1)
-    return ((-2 * dot + a.norm[rows]) + b.norm[cols]).clamp_(min=0).to(dtype)
+def _reference_sq(a: _Points, b: _Points, rows: Tensor, cols: Tensor | None, dtype: torch.dtype,
+                  block: int) -> Tensor:
+    """sklearn's squared distances of a's `rows` [R] to b's `cols` [R, W] (None: all of b) [R, W or M].
+
+    ((-2 x.y) + |x|^2) + |y|^2 in float64, clamped at 0, in `dtype` (`_euclidean_distances_upcast`);
+    about `block` pairs at a time.
+    """
+    width = len(b) if cols is None else cols.shape[1]
+    step = max(1, block // max(width, 1))
+    parts = []
+    for i in range(0, len(rows), step):
+        r = rows[i : i + step]
+        if cols is None:
+            dot, norm = a.exact[r] @ b.exact.T, b.norm[None, :]
+        else:
+            c = cols[i : i + step]
+            dot, norm = torch.bmm(b.exact[c], a.exact[r, :, None])[..., 0], b.norm[c]
+        parts.append(((-2 * dot + a.norm[r, None]) + norm).clamp_(min=0).to(dtype))
+    return torch.cat(parts) if parts else torch.empty(0, width, dtype=dtype, device=rows.device)
 
 
-def _reference_rows(a: _Points, b: _Points, rows: Tensor, dtype: torch.dtype) -> Tensor:
-    """sklearn's squared distances of a's `rows` to all of b [r, M] (the rare fallback)."""
-    sq = (-2 * (a.exact[rows] @ b.exact.T) + a.norm[rows, None]) + b.norm[None, :]
-    return sq.clamp_(min=0).to(dtype)
+def _radii_sq(p: _Points, k: int, dtype: torch.dtype, chunk: int, block: int) -> Tensor:
+    """Squared distance to the k-th nearest other point [N] (the (k+1)-th smallest, self at 0, as `prdc`).
+
+    The k + 1 + _SLACK nearest candidates of each point come from the float32 pass; only they are
+    scored with the reference formula (all at once, after the pass).
+    """
+    n, want, dev = len(p), min(k + 1 + _SLACK, len(p)), p.exact.device
+    buf = torch.empty(min(chunk, n), n, device=dev)
+    found = [_fast_sq(p, p, slice(s, min(s + chunk, n)), buf).topk(want, dim=1, largest=False, sorted=False)
+             for s in range(0, n, chunk)]
+    cand = torch.cat([f.indices for f in found])  # [N, want]
+    last = torch.cat([f.values.amax(1) for f in found])  # [N] largest candidate fast value
+    rows = torch.arange(n, device=dev)
+    exact = _reference_sq(p, p, rows, cand, dtype, block)
+    exact[cand == rows[:, None]] = 0  # sklearn zeroes the diagonal
+    kth = exact.kthvalue(k + 1, dim=1).values
+    # Every non-candidate's fast value is >= its row's largest candidate's, so its reference value is >= that
+    # minus the margin; where this does not clear kth, score the whole row with the reference formula.
+    unsure = (last.double() - _margin(p, p) < kth.double()) & (want < n)
+    for group in unsure.nonzero()[:, 0].split(chunk):
+        full = _reference_sq(p, p, group, None, dtype, block)
+        full[torch.arange(len(group), device=dev), group] = 0
+        kth[group] = full.kthvalue(k + 1, dim=1).values
+    return kth
 
 
-def _radii_sq(p: _Points, k: int, dtype: torch.dtype, chunk: int) -> Tensor:
-    """Squared distance to the k-th nearest other point [N] (the (k+1)-th smallest, self at 0, as `prdc`)."""
-    n, want = len(p), min(k + 1 + _SLACK, len(p))
-    out = []
-    for start in range(0, n, chunk):
-        part = slice(start, min(start + chunk, n))
-        rows = torch.arange(part.start, part.stop, device=p.exact.device)
-        fast = _fast_sq(p, p, part)  # [c, N]
-        cand = fast.topk(want, dim=1, largest=False)  # ascending
-        exact = _reference_sq(p, p, rows[:, None], cand.indices, dtype)
-        exact[cand.indices == rows[:, None]] = 0  # sklearn zeroes the diagonal
-        kth = exact.kthvalue(k + 1, dim=1).values
-        # Every non-candidate is >= the last candidate's fast value - margin; if that clears kth, kth is final.
-        unsure = cand.values[:, -1].double() - _margin(p, p, part) < kth.double()
-        if want < n and unsure.any():
-            full = _reference_rows(p, p, rows[unsure], dtype)
-            full[torch.arange(len(full)), rows[unsure]] = 0
-            kth[unsure] = full.kthvalue(k + 1, dim=1).values
-        out.append(kth)
-    return torch.cat(out)
+def _sqrt(x: Tensor) -> Tensor:
+    """Correctly rounded square root in x's dtype, as numpy's (torch's vectorised float32 sqrt is not).
+
+    The float64 root rounded to float32 is the correctly rounded float32 root (53 >= 2 * 24 + 2 bits).
+    """
+    return x.double().sqrt().to(x.dtype)
 
 
 def _strict_threshold(r2: Tensor) -> Tensor:
@@ -100,34 +135,42 @@ def _strict_threshold(r2: Tensor) -> Tensor:
     Comparing squared distances against t reproduces the reference's strict `distance < radius`
     (after its rounding of sqrt) without taking a square root of the whole matrix.
     """
-    radius, t = r2.sqrt(), r2.clone()
+    radius, t = _sqrt(r2), r2.clone()
     while True:
         lower = torch.nextafter(t, torch.zeros_like(t))
-        move = (t > 0) & (lower.sqrt() >= radius)
+        move = (t > 0) & (_sqrt(lower) >= radius)
         if not move.any():
             return t
         t = torch.where(move, lower, t)
 
 
-def _float32_bound(x: Tensor, up: bool) -> Tensor:
-    """float64 -> float32 rounded outward (up or down), so a float32 comparison stays conservative."""
+def _float32_above(x: Tensor) -> Tensor:
+    """The smallest float32 >= x (float64), so `fast < it` keeps every pair with fast < x."""
     y = x.float()
-    wrong = y.double() < x if up else y.double() > x
-    return torch.where(wrong, torch.nextafter(y, torch.full_like(y, math.inf if up else -math.inf)), y)
+    return torch.where(y.double() < x, torch.nextafter(y, torch.full_like(y, math.inf)), y)
 
 
-def _inside(fast: Tensor, t: Tensor, margin: float, exact) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-    """Decisions `reference < t` for a chunk: the sure ones [c, M], and the (row, col) pairs rescued exactly.
+@dataclass
+class _Tally:
+    """Running PRDC counts over (real, fake) pairs found inside a ball."""
 
-    t [c, 1] or [1, M] broadcasts against `fast`; `exact(rows, cols)` gives reference values for pairs.
-    """
-    sure = fast < _float32_bound(t.double() - margin, up=False)
-    maybe = fast < _float32_bound(t.double() + margin, up=True)
-    rows, cols = (maybe & ~sure).nonzero(as_tuple=True)
-    if len(rows):
-        keep = exact(rows, cols) < t.expand_as(fast)[rows, cols]
-        rows, cols = rows[keep], cols[keep]
-    return sure, (rows, cols)
+    counts: Tensor  # [M] real balls holding each fake
+    covered: Tensor  # [N] real ball holds some fake
+    recalled: Tensor  # [N] real lies in some fake's ball
+
+    def add(self, rows: Tensor, cols: Tensor, in_real: Tensor, in_fake: Tensor) -> None:
+        """in_real: fake `cols` inside real `rows`' ball; in_fake: real inside the fake's ball."""
+        self.counts += torch.bincount(cols[in_real], minlength=len(self.counts))
+        self.covered[rows[in_real]] = True
+        self.recalled[rows[in_fake]] = True
+
+    def result(self, k: int) -> dict[str, float]:
+        return {
+            "precision": (self.counts > 0).double().mean().item(),
+            "recall": self.recalled.double().mean().item(),
+            "density": self.counts.sum().item() / (k * len(self.counts)),
+            "coverage": self.covered.double().mean().item(),
+        }
 
 
 def prdc(real: Features, fake: Features, k: int = 5, *, chunk_elements: int = 1 << 24) -> dict[str, float]:
@@ -135,46 +178,48 @@ def prdc(real: Features, fake: Features, k: int = 5, *, chunk_elements: int = 1 
 
     real, fake: feature matrices [N, D] and [M, D] (numpy or torch; computed on the real tensor's device).
     k: neighbourhood size; radii are distances to the k-th nearest other point of the same set.
-    chunk_elements: distances held at once (memory ~ 8 bytes each), so 50,000 x 50,000 runs in ~130 MB.
+    chunk_elements: distances held at once (~10 bytes each, plus ~30 bytes per input value), so
+        50,000 x 50,000 64-d features need ~300 MB instead of 3 x 10 GB of full distance matrices.
     """
     x, y, dtype = _check_pair(real, fake)
     k = _check_k(k, len(x), len(y))
     centre = x.mean(0)
     a, b = _points(x, centre), _points(y, centre)
-    t_real = _strict_threshold(_radii_sq(a, k, dtype, max(1, chunk_elements // len(a))))
-    t_fake = _strict_threshold(_radii_sq(b, k, dtype, max(1, chunk_elements // len(b))))
-    counts = torch.zeros(len(b), dtype=torch.int64, device=x.device)  # real balls holding each fake
-    covered = torch.zeros(len(a), dtype=torch.bool, device=x.device)  # real ball holds some fake
-    recalled = torch.zeros(len(a), dtype=torch.bool, device=x.device)  # real lies in some fake ball
+    block = max(1, chunk_elements // (2 * x.shape[1]))  # pairs scored exactly at once (float64 rows)
+    t_real = _strict_threshold(_radii_sq(a, k, dtype, max(1, chunk_elements // len(a)), block))
+    t_fake = _strict_threshold(_radii_sq(b, k, dtype, max(1, chunk_elements // len(b)), block))
+    m = _margin(a, b)
+    # Pairs with fast >= t + m are outside that ball for sure: only the few others are looked at.
+    up_real, up_fake = _float32_above(t_real.double() + m), _float32_above(t_fake.double() + m)
+    tally = _Tally(torch.zeros(len(b), dtype=torch.int64, device=x.device),
+                   torch.zeros(len(a), dtype=torch.bool, device=x.device),
+                   torch.zeros(len(a), dtype=torch.bool, device=x.device))
     chunk = max(1, chunk_elements // len(b))
+    buf = torch.empty(min(chunk, len(a)), len(b), device=x.device)
+    masks = torch.empty(2, *buf.shape, dtype=torch.bool, device=x.device)
+    band_rows, band_cols = [], []
     for start in range(0, len(a), chunk):
         part = slice(start, min(start + chunk, len(a)))
-        fast = _fast_sq(a, b, part)  # [c, M]
-        m = _margin(a, b, part)
-        row0 = torch.arange(part.start, part.stop, device=x.device)
-
-        def exact(r: Tensor, c: Tensor) -> Tensor:
-            return _reference_sq(a, b, row0[r], c, dtype)
-
-        tr, tf = t_real[part, None], t_fake[None, :]
-        sure, (r, c) = _inside(fast, tr, m, exact)
-        counts += sure.sum(0)
-        counts.index_add_(0, c, torch.ones_like(c))
-        covered[part] |= sure.any(1)
-        covered[row0[r]] = True
-        sure, (r, _) = _inside(fast, tf, m, exact)
-        recalled[part] |= sure.any(1)
-        recalled[row0[r]] = True
-    return {
-        "precision": (counts > 0).double().mean().item(),
-        "recall": recalled.double().mean().item(),
-        "density": counts.sum().item() / (k * len(b)),
-        "coverage": covered.double().mean().item(),
-    }
+        fast = _fast_sq(a, b, part, buf)  # [c, M]
+        hit, also = masks[0, : len(fast)], masks[1, : len(fast)]
+        torch.lt(fast, up_real[part, None], out=hit)
+        torch.lt(fast, up_fake[None, :], out=also)
+        rows, cols = hit.logical_or_(also).nonzero(as_tuple=True)
+        value, rows = fast[rows, cols].double(), rows + start
+        tr, tf = t_real[rows].double(), t_fake[cols].double()
+        band = ((value - tr).abs() <= m) | ((value - tf).abs() <= m)  # too close to call in float32
+        sure = ~band
+        tally.add(rows, cols, (value < tr) & sure, (value < tf) & sure)
+        band_rows.append(rows[band])
+        band_cols.append(cols[band])
+    rows, cols = torch.cat(band_rows), torch.cat(band_cols)
+    ref = _reference_sq(a, b, rows, cols[:, None], dtype, block)[:, 0]
+    tally.add(rows, cols, ref < t_real[rows], ref < t_fake[cols])
+    return tally.result(k)
 
 
 def _as_tensor(x: Features, what: str) -> Tensor:
-    t = torch.as_tensor(x)
+    t = torch.as_tensor(x).detach()
     if t.dim() != 2 or t.shape[0] == 0:
         raise DataError(f"{what} features must be a non-empty matrix [N, D]; got shape {list(t.shape)}")
     if not torch.isfinite(t).all():
@@ -193,7 +238,8 @@ def _check_pair(real: Features, fake: Features) -> tuple[Tensor, Tensor, torch.d
 
 def _check_k(k: int, n: int, m: int) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < min(n, m):
-        raise ConfigError(f"k={k!r} is not allowed; it must be an integer in [1, {min(n, m) - 1}] for {n} real, {m} fake")
+        raise ConfigError(f"k={k!r} is not allowed; it must be an integer in [1, {min(n, m) - 1}] "
+                          f"for {n} real and {m} fake points")
     return k
 
 

@@ -21,10 +21,6 @@ from gausslab.errors import lookup
 from gausslab.models.base import GenerativeModel, Loss
 from gausslab.models.gan_losses import GAN_LOSSES, gradient_penalty
 
-# PacGAN's 2-D toy networks (Lin et al. 2018, app. D: G 4 x 400 ReLU, D 3 x 200); used for
-# vector data when `hidden` / `d_hidden` are not set. Images use the conv stacks of `nets`.
-TOY_G_HIDDEN, TOY_D_HIDDEN = (400, 400, 400, 400), (200, 200, 200)
-
 
 class WeightAverage(nn.Module):
     """Exponential moving average of a network's parameters, held as buffers so checkpoints carry it.
@@ -35,21 +31,19 @@ class WeightAverage(nn.Module):
     def __init__(self, net: nn.Module, decay: float):
         super().__init__()
         self.decay, self.names = decay, [name for name, _ in net.named_parameters()]
-        for name, p in net.named_parameters():
-            self.register_buffer(self._key(name), p.detach().clone())
-
-    @staticmethod
-    def _key(name: str) -> str:
-        return name.replace(".", "__")  # buffer names may not contain dots
+        self.keys = [name.replace(".", "__") for name in self.names]  # buffer names may not contain dots
+        for key, p in zip(self.keys, net.parameters()):
+            self.register_buffer(key, p.detach().clone())
 
     def weights(self) -> dict[str, Tensor]:
         """Parameter name of the averaged network -> its averaged tensor."""
-        return {name: self.get_buffer(self._key(name)) for name in self.names}
+        return {name: self._buffers[key] for name, key in zip(self.names, self.keys)}
 
     @torch.no_grad()
     def update(self, net: nn.Module) -> None:
-        for avg, p in zip(self.weights().values(), net.parameters()):
-            avg.lerp_(p.detach(), 1 - self.decay)
+        """avg <- decay * avg + (1 - decay) * current, one fused call over all tensors."""
+        averages = [self._buffers[key] for key in self.keys]
+        torch._foreach_lerp_(averages, [p.detach() for p in net.parameters()], 1 - self.decay)
 
 
 class GAN(GenerativeModel):
@@ -60,16 +54,17 @@ class GAN(GenerativeModel):
         self.config, self.shape = config, tuple(shape)
         self.objective = lookup(GAN_LOSSES, "GAN loss", config.loss)
         arch = dict(arch=config.arch, channels=config.channels)
-        self.generator = nets.decoder(config.latent_dim, self.shape, hidden=config.hidden or TOY_G_HIDDEN, **arch)
+        # nets.decoder lists MLP widths from the data side (a VAE mirrors its encoder); `hidden` runs from z.
+        self.generator = nets.decoder(config.latent_dim, self.shape, hidden=config.hidden[::-1], **arch)
         # PacGAN packs images along channels and vectors along features: D sees [B/m, m*C, H, W] or [B/m, m*D].
         packed = (config.pack * self.shape[0], *self.shape[1:])
         leaky = partial(nn.LeakyReLU, 0.2)  # Radford et al. 2016: LeakyReLU(0.2) in D
-        self.discriminator = nets.encoder(packed, 1, hidden=config.d_hidden or TOY_D_HIDDEN, act=leaky, **arch)
+        self.discriminator = nets.encoder(packed, 1, hidden=config.d_hidden, act=leaky, **arch)
         if config.spectral_norm:
             _apply_spectral_norm(self.discriminator)
         self.ema = WeightAverage(self.generator, config.ema) if config.ema > 0 else None
         # Images live in [0, 1]: squash G's output there; vectors are used as given.
-        self.squash = torch.sigmoid if len(self.shape) == 3 else nn.Identity()
+        self.squash = nn.Sigmoid() if len(self.shape) == 3 else nn.Identity()
 
     def optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
         """Two Adams at `lr_g` / `lr_d` with the GAN `betas` (`train.lr` is for single-optimizer models)."""
@@ -79,9 +74,9 @@ class GAN(GenerativeModel):
             "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=c.lr_d, betas=c.betas),
         }
 
-    def base(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+    def base(self, n: int, generator: torch.Generator | None = None, device: torch.device | None = None) -> Tensor:
         """z ~ N(0, I) [n, latent_dim]; from torch's global RNG unless `generator` is given."""
-        return torch.randn(n, self.config.latent_dim, generator=generator, device=self.device)
+        return torch.randn(n, self.config.latent_dim, generator=generator, device=device or self.device)
 
     def generate(self, z: Tensor) -> Tensor:
         """The trained generator's output [B, *shape] for base points z [B, latent_dim]."""
@@ -114,7 +109,7 @@ class GAN(GenerativeModel):
             return
         real = self.pack(x[:n])
         for _ in range(self.config.n_critic):
-            fake = self.pack(self.generate(self.base(n)))
+            fake = self.pack(self.generate(self.base(n, device=x.device)))
             yield self._d_loss(real, fake.detach())
         g = self.objective.g_loss(self.critic(fake))
         yield Loss("generator", g)
@@ -122,7 +117,8 @@ class GAN(GenerativeModel):
             self.ema.update(self.generator)
 
     def _d_loss(self, real: Tensor, fake: Tensor) -> Loss:
-        d_real, d_fake = self.critic(real), self.critic(fake)
+        # One D pass over real and fake together (D has no batch statistics, so this equals two passes).
+        d_real, d_fake = self.critic(torch.cat([real, fake])).split([real.shape[0], fake.shape[0]])
         loss = self.objective.d_loss(d_real, d_fake)
         parts = {"d_real": d_real.mean().detach(), "d_fake": d_fake.mean().detach()}
         if self.objective.penalty:

@@ -1,0 +1,52 @@
+"""report.md: the same document as Markdown, with pictures linked by their path relative to the study folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from gausslab.report_doc import Block, Bullets, Document, FigureRow, Heading, Paragraph, Section, Table
+
+
+def render(doc: Document) -> str:
+    lines = [f"# {doc.title}", "", *(f"- **{k}**: {_inline(v)}" for k, v in doc.header), ""]
+    for section in doc.sections:
+        lines += _section(section, doc)
+    return "\n".join(lines) + "\n"
+
+
+def _inline(text: str) -> str:
+    """Text safe inside a table cell or list item: no pipes or newlines breaking the structure."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _section(s: Section, doc: Document) -> list[str]:
+    lines = [f"## {s.title}", ""]
+    for block in s.blocks:
+        lines += [*_block(block, doc), ""]
+    return lines
+
+
+def _table(t: Table, doc: Document) -> list[str]:
+    caption = [f"*{_inline(t.caption)}*", ""] if t.caption else []
+    head = "| " + " | ".join(_inline(c) for c in t.columns) + " |"
+    rule = "|" + "|".join("---" for _ in t.columns) + "|"
+    rows = ["| " + " | ".join(_inline(c.text) for c in row) + " |" for row in t.rows]
+    return [*caption, head, rule, *rows]
+
+
+def _figures(row: FigureRow, doc: Document) -> list[str]:
+    return [f"![{_inline(f.caption)}](<{os.path.relpath(f.path, doc.root).replace(os.sep, '/')}>)" for f in row.figures]
+
+
+BLOCKS: dict[type, Callable[[Block, Document], list[str]]] = {
+    Table: _table,
+    FigureRow: _figures,
+    Paragraph: lambda p, doc: [p.text],
+    Bullets: lambda b, doc: [f"- {_inline(item)}" for item in b.items],
+    Heading: lambda h, doc: [f"### {h.text}"],
+}
+
+
+def _block(block: Block, doc: Document) -> list[str]:
+    return BLOCKS[type(block)](block, doc)

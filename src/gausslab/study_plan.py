@@ -1,0 +1,242 @@
+"""The task list of a study: which models, on which data, with which budgets — one recipe per claim.
+
+A recipe is a task without a seed; `plan` expands every recipe over the seeds and applies the
+user's `--set` run overrides on top of the preset. Seeds vary the model initialisation and the
+training order; the data split stays fixed (data seed 0 unless overridden) so every run of a
+group is scored on the same test examples.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gausslab.config import MODEL_CONFIGS, DataConfig, merge, resolve, validate
+from gausslab.errors import ConfigError, unknown_choice
+from gausslab.models import build_model
+from gausslab.study_presets import StudyPreset
+from gausslab.study_record import Task, TaskKind
+
+TOYS = ("ring8", "grid25")
+PRIORS = ("standard", "mog", "vamp", "flow")
+PRIOR_LABELS = {"standard": "N(0, I) prior", "mog": "MoG prior", "vamp": "VampPrior", "flow": "flow prior"}
+# GAN-ns with spectral normalisation on D (Miyato et al. 2018): without it the short budgets collapse on digits.
+GAN_LOSSES = {
+    "gan-ns": {"loss": "ns", "spectral_norm": True},
+    "gan-wgan-gp": {"loss": "wgan-gp", "n_critic": 5, "betas": (0.5, 0.9)},  # Gulrajani et al. 2017, alg. 1
+}
+GAN_LABELS = {"gan-ns": "GAN-ns", "gan-wgan-gp": "WGAN-GP"}
+
+
+@dataclass
+class Recipe:
+    """A task without a seed."""
+
+    group: str
+    section: str
+    label: str
+    kind: TaskKind
+    data: DataConfig
+    model: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def at(self, seed: int, overrides: dict[str, dict[str, Any]]) -> Task:
+        config = _run_config(self, seed, overrides) if self.kind == "train" else None
+        data = config.data if config else validate(DataConfig, merge(self.data.model_dump(), overrides.get("data", {})))
+        return Task(name=f"{self.group}-s{seed}", group=self.group, section=self.section, label=self.label,
+                    seed=seed, kind=self.kind, data=data, tags=self.tags, config=config, options=self.options)
+
+
+@dataclass
+class Context:
+    """What the recipes depend on besides the preset: the main data and where projections live."""
+
+    preset: StudyPreset
+    main: DataConfig
+    shape: tuple[int, ...]
+    n_train: int
+    projection: Callable[[int], DataConfig]  # dim -> the main data projected to `dim` dimensions
+
+
+def plan(ctx: Context, seeds: int, overrides: dict[str, dict[str, Any]]) -> list[Task]:
+    """Every task of the study, grouped by section, seeds innermost."""
+    _check_model_overrides(overrides.get("model", {}))
+    if "name" in overrides.get("data", {}):
+        raise ConfigError("--set data.name is not allowed in a study; choose the data set with --data")
+    recipes = [r for build in RECIPES for r in build(ctx)]
+    return [recipe.at(seed, overrides) for recipe in recipes for seed in range(seeds)]
+
+
+def _run_config(recipe: Recipe, seed: int, overrides: dict[str, dict[str, Any]]):
+    """The recipe's RunConfig at `seed`, with --set overrides (model keys only where the model has them)."""
+    fields = MODEL_CONFIGS[recipe.model["kind"]].model_fields
+    model = merge(recipe.model, {k: v for k, v in overrides.get("model", {}).items() if k in fields})
+    train = merge({"epochs": 1_000_000, "seed": seed, **recipe.train}, overrides.get("train", {}))
+    data = merge(recipe.data.model_dump(), overrides.get("data", {}))
+    return resolve({"data": data, "model": model, "train": train})
+
+
+def _check_model_overrides(model: dict[str, Any]) -> None:
+    known = {name for cls in MODEL_CONFIGS.values() for name in cls.model_fields}
+    for key in model:
+        if key not in known or key == "kind":
+            raise unknown_choice("model setting for --set model.<key>", key, known - {"kind"})
+
+
+def _train(steps: int, preset: StudyPreset, **extra: Any) -> dict[str, Any]:
+    every = max(1, steps // 10)
+    return {"steps": steps, "batch_size": preset.batch_size, "lr": preset.lr, "log_every": every,
+            "checkpoint_every": max(every, steps // 2), **extra}
+
+
+def _vae(latent: int, hidden, preset: StudyPreset, **extra: Any) -> dict[str, Any]:
+    return {"kind": "vae", "latent_dim": latent, "hidden": hidden, "channels": preset.channels,
+            "prior_components": preset.prior_components, **extra}
+
+
+def _gan(name: str, latent: int, hidden, preset: StudyPreset, lr: float) -> dict[str, Any]:
+    return {"kind": "gan", "latent_dim": latent, "hidden": hidden, "d_hidden": hidden, "channels": preset.channels,
+            "lr_g": lr, "lr_d": lr, **GAN_LOSSES[name]}
+
+
+def _is_2d(ctx: Context) -> bool:
+    return ctx.shape == (2,)
+
+
+def toy_recipes(ctx: Context) -> list[Recipe]:
+    """Claim 1: a 2-D Gaussian base pushed through a VAE decoder / GAN generator onto multimodal toys."""
+    p = ctx.preset
+    toys = [DataConfig(name=t, n=p.toy_n) for t in TOYS]
+    if _is_2d(ctx) and ctx.main.name not in TOYS:
+        toys.append(ctx.main)
+    out = []
+    for data in toys:
+        train = _train(p.toy_steps, p)
+        tags, slug = {"toy": data.name}, _slug(data.name)
+        out.append(Recipe(f"toy-{slug}-vae", "toys", "VAE", "train", data,
+                          _vae(2, p.toy_hidden, p), train, {**tags, "model": "vae"}))
+        for name in GAN_LOSSES:
+            out.append(Recipe(f"toy-{slug}-{name}", "toys", GAN_LABELS[name], "train", data,
+                              _gan(name, 2, p.toy_hidden, p, p.toy_gan_lr), train, {**tags, "model": name}))
+    return out
+
+
+def mixture_recipes(ctx: Context) -> list[Recipe]:
+    """Claim 2: explicit Gaussian mixtures of growing K on a toy and on the main data."""
+    p = ctx.preset
+    out = []
+    for data, reg in ((DataConfig(name=TOYS[0], n=p.toy_n), 1e-6), (ctx.main, _reg_covar(ctx))):
+        ks = sorted({k for k in p.gmm_ks if k <= ctx.n_train}) if data is ctx.main else list(p.gmm_ks)
+        out.append(Recipe(f"gmm-ksweep-{_slug(data.name)}", "mixtures", "GMM k-sweep", "ksweep", data,
+                          tags={"toy": data.name} if data.name in TOYS else {},
+                          options={"ks": ks, "steps": p.gmm_steps, "reg_covar": reg}))
+    return out
+
+
+def _reg_covar(ctx: Context) -> float:
+    """A covariance floor for images (pixels that never vary would make the density unbounded)."""
+    return ctx.preset.gmm_reg_covar if len(ctx.shape) == 3 else 1e-6
+
+
+def dimension_recipes(ctx: Context) -> list[Recipe]:
+    """Claim 3: GMM vs VAE vs GAN on the main data projected to growing dimension, at one parameter budget."""
+    p = ctx.preset
+    out = []
+    for dim in dims_for(p, math.prod(ctx.shape)):
+        data = ctx.projection(dim)
+        latent = min(p.latent_dim, dim)
+        width = budget_width(p.dim_budget, lambda w: _vae(latent, (w, w), p), (dim,))
+        g_width = budget_width(p.dim_budget, lambda w: _gan("gan-ns", latent, (w, w), p, p.gan_lr), (dim,))
+        train, tags = _train(p.dim_steps, p), {"dim": dim}
+        out += [
+            Recipe(f"dim-{dim:04d}-gmm", "dimension", "GMM (full covariance)", "train", data,
+                   {"kind": "gmm", "components": gmm_components(p, dim, ctx.n_train), "covariance": "full"},
+                   _train(p.gmm_steps, p), {**tags, "model": "gmm"}),
+            Recipe(f"dim-{dim:04d}-vae", "dimension", "VAE", "train", data, _vae(latent, (width, width), p),
+                   train, {**tags, "model": "vae"}),
+            Recipe(f"dim-{dim:04d}-gan", "dimension", "GAN-ns", "train", data,
+                   _gan("gan-ns", latent, (g_width, g_width), p, p.gan_lr), train, {**tags, "model": "gan"}),
+        ]
+    return out
+
+
+def dims_for(preset: StudyPreset, full: int) -> list[int]:
+    return sorted({min(d, full) for d in preset.dims})
+
+
+def gmm_components(preset: StudyPreset, dim: int, n_train: int) -> int:
+    """As many full-covariance components as the budget pays for (K-1 + K·D + K·D(D+1)/2), at least 1."""
+    per = 1 + dim + dim * (dim + 1) // 2
+    return max(1, min((preset.dim_budget + 1) // per, preset.dim_max_components, n_train // 2))
+
+
+def budget_width(budget: int, model: Any, shape: tuple[int, ...]) -> int:
+    """The widest two-layer MLP width whose generative side (decoder/generator) fits `budget` parameters."""
+    lo, hi = 1, 4096
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if generative_parameters(build_model(_config_of(model(mid)), shape)) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _config_of(model: dict[str, Any]):
+    return MODEL_CONFIGS[model["kind"]].model_validate(model)
+
+
+def generative_parameters(model) -> int:
+    """Parameters that define p(x): GMM weights/means/covariances, VAE decoder + likelihood + prior, GAN generator."""
+    if hasattr(model, "n_parameters"):
+        return int(model.n_parameters)
+    parts = [model.generator] if hasattr(model, "generator") else [model.decoder, model.likelihood, model.prior]
+    return sum(p.numel() for part in parts for p in part.parameters())
+
+
+def prior_recipes(ctx: Context) -> list[Recipe]:
+    """Claim 4: the same VAE with four priors, the ex-post sampler, and 2-D latents for the picture."""
+    p = ctx.preset
+    latent = min(p.latent_dim, math.prod(ctx.shape))
+    train = _train(p.steps, p)
+    out = [Recipe(f"prior-{prior}", "priors", f"VAE ({PRIOR_LABELS[prior]})", "train", ctx.main,
+                  _vae(latent, p.hidden, p, prior=prior), train, {"prior": prior}) for prior in PRIORS]
+    out.append(Recipe("prior-expost", "priors", "VAE (N(0, I) prior) + ex-post sampler", "expost", ctx.main,
+                      tags={"prior": "expost"}, options={"source": "prior-standard", "k": p.expost_components}))
+    out += [Recipe(f"latent2-{prior}", "latent2d", f"VAE (2-D latent, {PRIOR_LABELS[prior]})", "train", ctx.main,
+                   _vae(2, p.hidden, p, prior=prior), train, {"prior": prior}) for prior in PRIORS]
+    return out
+
+
+def shapes_recipes(ctx: Context) -> list[Recipe]:
+    """Claim 4, interpretability: disentanglement of N(0, I) at beta 1 and 4 and of the VampPrior on `shapes`."""
+    p = ctx.preset
+    data, train = DataConfig(name="shapes", n=p.shapes_n), _train(p.shapes_steps, p)
+    variants = {"shapes-beta1": ("VAE (N(0, I) prior, β=1)", {}),
+                "shapes-beta4": ("β-VAE (N(0, I) prior, β=4)", {"beta": 4.0}),
+                "shapes-vamp": ("VAE (VampPrior, β=1)", {"prior": "vamp"})}
+    return [Recipe(group, "shapes", label, "train", data,
+                   _vae(p.shapes_latent_dim, p.hidden, p, arch=p.shapes_arch, **extra), train,
+                   {"variant": group.removeprefix("shapes-")}) for group, (label, extra) in variants.items()]
+
+
+def gan_recipes(ctx: Context) -> list[Recipe]:
+    """Claim 5: GAN-ns and WGAN-GP on the main data."""
+    p = ctx.preset
+    return [Recipe(name, "gans", GAN_LABELS[name], "train", ctx.main,
+                   _gan(name, p.gan_latent_dim, p.hidden, p, p.gan_lr), _train(p.steps, p), {"model": name})
+            for name in GAN_LOSSES]
+
+
+def _slug(name: str) -> str:
+    """A folder-safe short name for a data set name or path."""
+    base = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in base)[:40] or "data"
+
+
+RECIPES = (toy_recipes, mixture_recipes, dimension_recipes, prior_recipes, shapes_recipes, gan_recipes)
+

@@ -1,0 +1,80 @@
+"""Study presets: the budgets of every run of `gausslab study`, as a dict registry of pydantic configs.
+
+`quick` is for tests (well under two minutes on 2 CPU cores), `standard` the default (about ten
+minutes on 2 cores with `--data digits`), `full` longer budgets for a GPU or MNIST-sized data.
+Any field can be overridden with `--set study.<field>=value`; run settings with
+`--set train.steps=...` / `--set model.<field>=...` (applied to every run that has the field).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from gausslab.config import StrictModel, validate
+from gausslab.errors import lookup
+
+
+class StudyPreset(StrictModel):
+    description: str = ""
+    steps: int = Field(2000, gt=0)  # training steps of each neural run on the main data
+    toy_steps: int = Field(1500, gt=0)  # ... on the 2-D toys
+    shapes_steps: int = Field(1500, gt=0)  # ... of the interpretability VAEs on `shapes`
+    dim_steps: int = Field(1000, gt=0)  # ... of the neural runs of the dimension sweep
+    batch_size: int = Field(128, gt=0)
+    lr: float = Field(1e-3, gt=0)
+    latent_dim: int = Field(16, gt=0)  # VAE latent size on the main data
+    hidden: tuple[int, ...] = (256, 256)  # MLP widths of VAEs and GANs on the main data
+    toy_hidden: tuple[int, ...] = (128, 128, 128)  # MLP widths on the 2-D toys
+    channels: tuple[int, ...] = (16, 32, 64)  # conv widths (images of side >= 16, e.g. `shapes`)
+    gan_latent_dim: int = Field(16, gt=0)  # GAN base size on the main data (2 on toys)
+    gan_lr: float = Field(2e-4, gt=0)  # Adam lr of both GAN networks (Radford et al. 2016)
+    toy_gan_lr: float = Field(1e-3, gt=0)  # ... on the 2-D toys (short budgets need larger steps)
+    prior_components: int = Field(10, gt=0)  # mog components / VampPrior pseudo-inputs
+    expost_components: int = Field(10, gt=0)  # components of the ex-post mixture (Ghosh et al. 2020)
+    toy_n: int = Field(4000, gt=0)  # examples per toy (train + test)
+    shapes_n: int = Field(3000, gt=0)
+    shapes_latent_dim: int = Field(8, gt=0)
+    shapes_arch: Literal["auto", "mlp", "conv"] = "mlp"  # MLPs as Higgins et al. 2017 on dSprites; fast on CPU
+    eval_k: int = Field(500, gt=0)  # importance samples of the IWAE NLL
+    gmm_ks: tuple[int, ...] = (1, 2, 4, 8, 16, 25, 32)  # mixture sizes of the k-sweep
+    gmm_steps: int = Field(100, gt=0)  # EM iterations
+    gmm_reg_covar: float = Field(1e-3, gt=0)  # covariance floor on image data (pixels with no variance)
+    dims: tuple[int, ...] = (2, 8, 32, 64)  # data dimensions of the dimension sweep (capped at the data's)
+    dim_budget: int = Field(20_000, gt=0)  # matched parameter budget of the dimension sweep
+    dim_noise: float = Field(0.05, gt=0)  # Gaussian noise std added to the projected data
+    dim_max_components: int = Field(64, gt=0)
+    # torch CPU threads during the study (None: torch's default). The study's networks are small, so one
+    # thread wastes little, and it keeps a busy machine from slowing to a crawl under thread oversubscription.
+    threads: int | None = Field(1, gt=0)
+    skip_metrics: tuple[str, ...] = ()  # evaluate.METRICS names left out of every run (same metrics for all)
+
+
+PRESETS: dict[str, StudyPreset] = {
+    "quick": StudyPreset(
+        description="tiny budgets for tests and smoke checks (well under 2 minutes on 2 cores)",
+        steps=60, toy_steps=60, shapes_steps=30, dim_steps=40, batch_size=64, latent_dim=4, hidden=(32,),
+        toy_hidden=(32, 32), channels=(8, 16), gan_latent_dim=4, prior_components=4, expost_components=3,
+        toy_n=600, shapes_n=300, shapes_latent_dim=4, eval_k=8, gmm_ks=(1, 4, 8), gmm_steps=15,
+        dims=(2, 16), dim_budget=1500, dim_max_components=8, skip_metrics=("kid",),
+    ),
+    "standard": StudyPreset(description="the default: about ten minutes on 2 CPU cores with --data digits"),
+    "full": StudyPreset(
+        description="longer budgets for a GPU or MNIST-sized data",
+        steps=20_000, toy_steps=10_000, shapes_steps=10_000, dim_steps=5000, batch_size=128, latent_dim=32,
+        hidden=(512, 512), toy_hidden=(400, 400, 400), channels=(32, 64, 128), gan_latent_dim=32,
+        prior_components=50, expost_components=20, toy_n=12_500, shapes_n=20_000, shapes_latent_dim=10,
+        shapes_arch="conv",
+        eval_k=5000, gmm_ks=(1, 2, 4, 8, 16, 25, 32, 64, 100), gmm_steps=300, dims=(2, 8, 32, 128, 784),
+        dim_budget=200_000, dim_max_components=200, threads=None,
+    ),
+}
+
+
+def preset_with(name: str, overrides: dict[str, Any] | None = None) -> StudyPreset:
+    """The named preset with `--set study.<field>=value` overrides applied (validated, one-line errors)."""
+    base = lookup(PRESETS, "preset", name)
+    if not overrides:
+        return base
+    return validate(StudyPreset, {**base.model_dump(), **overrides})
