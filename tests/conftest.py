@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
 from gausslab.config import TrainConfig
 from gausslab.data.dataset import Dataset
+
+# Two xdist workers on two cores: one intra-op thread each (more stalls small ops badly), and the
+# same for the subprocesses the tests start.
+torch.set_num_threads(1)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def tiny_images(n: int = 96, side: int = 8, seed: int = 0) -> Dataset:

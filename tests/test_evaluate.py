@@ -92,7 +92,6 @@ def test_factors_add_mig_and_dci():
 
 
 def test_mixture_toy_gets_mode_coverage():
-    pytest.importorskip("gausslab.metrics.toy")
     data = gl.load_dataset("ring8", n=400)
     model = gl.build_model("gmm", data, components=8)
     gl.fit(model, data, gl.TrainConfig(steps=20), progress=False)
