@@ -21,6 +21,7 @@ from gausslab.study_plan import Context, budget_width, generative_parameters, gm
 from gausslab.study_presets import PRESETS
 from tests.test_report import Page
 
+pytestmark = pytest.mark.xdist_group("study")  # one worker runs the shared study fixture once, tests in order
 EVIL = "<script>alert(1)</script>"
 SECTIONS = ["s1-toys", "s2-mixtures", "s3-dimension", "s4-priors", "s5-gans", "s6-summary"]
 runner = CliRunner()

@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 
 from gausslab import checkpoint as ckpt
 from gausslab.config import load_yaml, resolve
-from gausslab.data import load_dataset
+from gausslab.data import load_from_config
 from gausslab.data.registry import describe
 from gausslab.errors import ConfigError, GausslabError, lookup
 from gausslab.evaluate import evaluate as evaluate_model
@@ -59,12 +59,6 @@ def _progress(quiet: bool) -> bool | None:
     return False if quiet else None  # None: bars only when stderr is a terminal
 
 
-def dataset_for(config):
-    """The Dataset a run config names (its size option only when set)."""
-    options = {"n": config.data.n} if config.data.n is not None else {}
-    return load_dataset(config.data.name, test_fraction=config.data.test_fraction, seed=config.data.seed, **options)
-
-
 @app.command()
 def datasets() -> None:
     """List the built-in data sets with their shapes."""
@@ -92,7 +86,7 @@ def train(
     if (raw.get("model") or {}).get("kind", model) != model:
         raise ConfigError(f"--config says model.kind={raw['model']['kind']!r} but the command trains {model!r}")
     run_config = resolve(raw, set_ or [], **sections)
-    ds = dataset_for(run_config)
+    ds = load_from_config(run_config.data)
     net = build_model(run_config.model, ds, seed=run_config.train.seed)
     result = fit(net, ds, run_config.train, out, resume=resume, progress=_progress(quiet), config=run_config)
     typer.echo(f"trained {model} on {ds.name} for {result.steps} steps ({result.wall_s:.1f} s); run folder: {out}")
@@ -119,8 +113,10 @@ def sample(
     fit_sampler = lookup(SAMPLERS, "sampler", sampler).fit
     model = ckpt.load(run)
     # `prior` is every model's own sample(); other samplers fit to the run's training data first.
-    latents = {} if sampler == "prior" else {"sampler": fit_sampler(model, dataset_for(ckpt.read_info(run).config),
-                                                                    k=k, seed=seed)}
+    if sampler == "prior":
+        latents = {}
+    else:
+        latents = {"sampler": fit_sampler(model, load_from_config(ckpt.read_info(run).config.data), k=k, seed=seed)}
     with torch.inference_mode():
         x = model.sample(n, generator=torch.Generator().manual_seed(seed), **latents)
     _write_samples(x, out, ckpt.read_info(run))
@@ -151,7 +147,7 @@ def evaluate(
         raise ConfigError(f"--k must be a positive number of importance samples, got {k}")
     info = ckpt.read_info(run)
     config = info.config if data is None else resolve(info.config.model_dump(), [f"data.name={data}"])
-    ds = dataset_for(config)
+    ds = load_from_config(config.data)
     if ds.shape != info.shape:
         raise ConfigError(f"data {ds.name!r} has shape {list(ds.shape)} but the model was trained on {list(info.shape)}")
     model = ckpt.load(run)

@@ -8,7 +8,6 @@ as it was. Sample metrics use domain features (`metrics.features`), hence `fid_d
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -22,6 +21,7 @@ from gausslab import __version__
 from gausslab.data import Dataset
 from gausslab.errors import lookup
 from gausslab.metrics import disentangle, features, latent, likelihood, samples
+from gausslab.metrics.toy import toy_metrics
 from gausslab.models import GenerativeModel
 
 
@@ -139,13 +139,9 @@ def _disentanglement(ctx: EvalContext) -> dict[str, Any]:
 
 
 def _toy(ctx: EvalContext) -> dict[str, Any]:
-    """Mode coverage and exact-density test log-likelihood on toys (`metrics.toy`, when installed)."""
+    """Mode coverage and exact-density test log-likelihood on toys (`metrics.toy`)."""
     if ctx.data.modes is None and ctx.data.log_prob is None:
         return {}
-    if importlib.util.find_spec("gausslab.metrics.toy") is None:
-        return {}
-    from gausslab.metrics.toy import toy_metrics
-
     return toy_metrics(ctx.model, ctx.data, seed=ctx.seed, iwae_k=ctx.k)
 
 

@@ -154,7 +154,9 @@ def _bars(view: StudyView) -> str:
 
 def _size(g: Group) -> str:
     model = g.runs[0].task.config.model
-    return f"K={model.components}" if model.kind == "gmm" else f"width {model.hidden[0]}"
+    if model.kind == "gmm":
+        return f"K={model.components}"
+    return f"width {model.hidden[0]}" if model.hidden else "default width"
 
 
 PRIORS_TEXT = (

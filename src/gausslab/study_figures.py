@@ -30,7 +30,7 @@ def _generator(model) -> torch.Generator:
 def samples(task: Task, model, data: Dataset) -> object:
     """64 samples as an image grid, or 2,500 samples over the true density / the test data (vectors)."""
     title = f"{task.label}: samples ({data.name})"
-    if data.shape[0] > 2 and data.kind == "vector":
+    if data.kind == "vector" and data.shape[0] > 2:
         title += f"\nfirst 2 of {data.shape[0]} coordinates"
     if data.kind == "image":
         return image_grid_figure(model.sample(64, generator=_generator(model)).cpu(), title)

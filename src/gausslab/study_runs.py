@@ -17,7 +17,7 @@ from torch import Tensor
 
 from gausslab.checkpoint import STATE_JSON, load
 from gausslab.config import DataConfig
-from gausslab.data import Dataset, load_dataset
+from gausslab.data import Dataset, load_from_config
 from gausslab.errors import TrainingError
 from gausslab.evaluate import METRICS, evaluate
 from gausslab.fileio import atomic_write_json
@@ -48,9 +48,7 @@ class RunContext:
     def data(self, config: DataConfig) -> Dataset:
         key = config.model_dump_json()
         if key not in self._data:
-            options = {"n": config.n} if config.n is not None else {}
-            self._data[key] = load_dataset(config.name, test_fraction=config.test_fraction, seed=config.seed,
-                                           **options)
+            self._data[key] = load_from_config(config)
         return self._data[key]
 
     def evaluate(self, model, data: Dataset, names=tuple(METRICS), **options: Any) -> dict[str, Any]:

@@ -5,6 +5,6 @@
 """
 
 from gausslab.data.dataset import Dataset, Modes
-from gausslab.data.registry import DATASETS, load_dataset
+from gausslab.data.registry import DATASETS, load_dataset, load_from_config
 
-__all__ = ["DATASETS", "Dataset", "Modes", "load_dataset"]
+__all__ = ["DATASETS", "Dataset", "Modes", "load_dataset", "load_from_config"]

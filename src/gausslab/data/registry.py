@@ -130,3 +130,9 @@ def _looks_like_path(value: object) -> bool:
     if not isinstance(value, str):
         return False
     return any(c in value for c in ("/", os.sep, ".")) or os.path.exists(value)
+
+
+def load_from_config(config) -> Dataset:
+    """The Dataset a `DataConfig` names (its size option only when set)."""
+    options = {"n": config.n} if config.n is not None else {}
+    return load_dataset(config.name, test_fraction=config.test_fraction, seed=config.seed, **options)
