@@ -6,7 +6,7 @@ import tempfile
 import time
 
 from benchmarks.common import table
-from gausslab.study import run_study
+from gausslab.study.run import run_study
 
 GOAL_S = 600.0
 

@@ -14,9 +14,9 @@ from PIL import Image
 from gausslab.config import DataConfig, RunConfig, VAEConfig
 from gausslab.fileio import atomic_write_json
 from gausslab.plots import plt, save_png
-from gausslab.report import build_report
-from gausslab.report_doc import Stat, format_stat, format_values, number
-from gausslab.study_record import ERROR, FIGURES, METRICS_JSON, StudyInfo, Task, run_dir, write_info
+from gausslab.report.build import build_report
+from gausslab.report.doc import Stat, format_stat, format_values, number
+from gausslab.study.record import ERROR, FIGURES, METRICS_JSON, StudyInfo, Task, run_dir, write_info
 
 EVIL = "<script>alert('x')</script>"
 

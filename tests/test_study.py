@@ -10,15 +10,15 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from gausslab import study_runs
+from gausslab.study import runs as study_runs
 from gausslab.cli import app
 from gausslab.config import DataConfig
 from gausslab.errors import ConfigError
 from gausslab.models import build_model
-from gausslab.report_doc import format_values
-from gausslab.study import split_overrides
-from gausslab.study_plan import Context, budget_width, generative_parameters, gmm_components, plan
-from gausslab.study_presets import PRESETS
+from gausslab.report.doc import format_values
+from gausslab.study.run import split_overrides
+from gausslab.study.plan import Context, budget_width, generative_parameters, gmm_components, plan
+from gausslab.study.presets import PRESETS
 from tests.test_report import Page
 
 pytestmark = pytest.mark.xdist_group("study")  # one worker runs the shared study fixture once, tests in order

@@ -169,7 +169,7 @@ def study(
     quiet: Quiet = False,
 ) -> None:
     """Train and evaluate every model of the study, then write report.html, report.md and metrics.json."""
-    from gausslab.study import run_study
+    from gausslab.study.run import run_study
 
     result = run_study(out, data=data, preset=preset, seeds=seeds, overrides=set_ or [], quiet=quiet)
     c = result.counts
@@ -181,7 +181,7 @@ def study(
 @app.command()
 def report(study_dir: Annotated[Path, typer.Argument(help="Study folder written by `gausslab study`.")]) -> None:
     """Rebuild report.html, report.md and metrics.json from a study folder (no training)."""
-    from gausslab.report import build_report
+    from gausslab.report.build import build_report
 
     typer.echo(f"report: {build_report(study_dir).html}")
 

@@ -10,7 +10,7 @@ import base64
 from collections.abc import Callable
 from html import escape
 
-from gausslab.report_doc import Block, Bullets, Cell, Document, FigureRow, Heading, Paragraph, Section, Table
+from gausslab.report.doc import Block, Bullets, Cell, Document, FigureRow, Heading, Paragraph, Section, Table
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;

@@ -18,7 +18,7 @@ from torch import Tensor
 from gausslab import toyplots
 from gausslab.data import Dataset
 from gausslab.plots import image_grid_figure, plt, save_png, tile
-from gausslab.study_record import FIGURES, Task
+from gausslab.study.record import FIGURES, Task
 
 SEED = 0  # all pictures draw from one fixed generator, so reruns redraw the same picture
 

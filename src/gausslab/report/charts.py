@@ -11,9 +11,9 @@ from pathlib import Path
 from matplotlib.ticker import NullFormatter, NullLocator
 
 from gausslab.plots import plt, save_png
-from gausslab.report_data import Group, StudyView
-from gausslab.report_doc import Stat
-from gausslab.study_record import FIGURES
+from gausslab.report.data import Group, StudyView
+from gausslab.report.doc import Stat
+from gausslab.study.record import FIGURES
 
 MODEL_STYLE = {"gmm": ("GMM (full covariance)", "tab:blue", "o"), "vae": ("VAE", "tab:orange", "s"),
                "gan": ("GAN-ns", "tab:green", "^")}

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from gausslab.report_charts import dimension_chart, ksweep_chart
-from gausslab.report_data import Group, StudyView
-from gausslab.report_doc import Block, Bullets, Cell, Figure, FigureRow, Heading, Paragraph, Section, Table
+from gausslab.report.charts import dimension_chart, ksweep_chart
+from gausslab.report.data import Group, StudyView
+from gausslab.report.doc import Block, Bullets, Cell, Figure, FigureRow, Heading, Paragraph, Section, Table
 
 # metrics.json key -> column header (arrows: which direction is better)
 HEADERS = {

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gausslab.report_doc import Cell, Stat, metric_cell, stat
-from gausslab.study_record import RunResult, StudyInfo, read_info, read_run
+from gausslab.report.doc import Cell, Stat, metric_cell, stat
+from gausslab.study.record import RunResult, StudyInfo, read_info, read_run
 
 
 @dataclass

@@ -16,8 +16,8 @@ from typing import Any
 from gausslab.config import MODEL_CONFIGS, DataConfig, merge, resolve, validate
 from gausslab.errors import ConfigError, unknown_choice
 from gausslab.models import build_model
-from gausslab.study_presets import StudyPreset
-from gausslab.study_record import Task, TaskKind
+from gausslab.study.presets import StudyPreset
+from gausslab.study.record import Task, TaskKind
 
 TOYS = ("ring8", "grid25")
 PRIORS = ("standard", "mog", "vamp", "flow")

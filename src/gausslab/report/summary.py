@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gausslab.report_data import Group, StudyView
-from gausslab.report_doc import Block, Bullets, Cell, Paragraph, Section, Stat, Table, format_stat, number
-from gausslab.report_sections import HEADERS
+from gausslab.report.data import Group, StudyView
+from gausslab.report.doc import Block, Bullets, Cell, Paragraph, Section, Stat, Table, format_stat, number
+from gausslab.report.sections import HEADERS
 
 RANK_KEYS = ("fid_domain", "test_nll")  # the first one measured on the main data ranks the models
 

@@ -26,10 +26,10 @@ from gausslab.models import build_model
 from gausslab.models.gmm import fit_gmm, k_sweep
 from gausslab.plots import image_grid_figure, save_png
 from gausslab.samplers import ExPostSampler
-from gausslab.study_figures import draw, samples
-from gausslab.study_plan import generative_parameters
-from gausslab.study_presets import StudyPreset
-from gausslab.study_record import ERROR, FIGURES, METRICS_JSON, Task, is_finished, run_dir, write_error
+from gausslab.study.figures import draw, samples
+from gausslab.study.plan import generative_parameters
+from gausslab.study.presets import StudyPreset
+from gausslab.study.record import ERROR, FIGURES, METRICS_JSON, Task, is_finished, run_dir, write_error
 from gausslab.train import Interrupted, fit
 
 Outcome = Literal["skipped", "finished", "failed"]

@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from gausslab import report_html, report_markdown
+from gausslab.report import html as report_html
+from gausslab.report import markdown as report_markdown
 from gausslab.fileio import atomic_write_text
-from gausslab.report_data import StudyView, load_view
-from gausslab.report_doc import Document
-from gausslab.report_sections import SECTIONS
-from gausslab.report_summary import summary_section
-from gausslab.study_record import METRICS_JSON, collect_metrics
+from gausslab.report.data import StudyView, load_view
+from gausslab.report.doc import Document
+from gausslab.report.sections import SECTIONS
+from gausslab.report.summary import summary_section
+from gausslab.study.record import METRICS_JSON, collect_metrics
 
 HTML, MARKDOWN = "report.html", "report.md"
 

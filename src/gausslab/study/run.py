@@ -29,11 +29,11 @@ from gausslab.config import DataConfig, parse_overrides, validate
 from gausslab.data import Dataset
 from gausslab.errors import ConfigError, unknown_choice
 from gausslab.fileio import atomic_write_bytes
-from gausslab.report import ReportFiles, build_report
-from gausslab.study_plan import Context, plan
-from gausslab.study_presets import StudyPreset, preset_with
-from gausslab.study_record import STUDY_JSON, StudyInfo, Task, read_info, write_info
-from gausslab.study_runs import RunContext, execute
+from gausslab.report.build import ReportFiles, build_report
+from gausslab.study.plan import Context, plan
+from gausslab.study.presets import StudyPreset, preset_with
+from gausslab.study.record import STUDY_JSON, StudyInfo, Task, read_info, write_info
+from gausslab.study.runs import RunContext, execute
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from gausslab.report_doc import Block, Bullets, Document, FigureRow, Heading, Paragraph, Section, Table
+from gausslab.report.doc import Block, Bullets, Document, FigureRow, Heading, Paragraph, Section, Table
 
 
 def render(doc: Document) -> str:
