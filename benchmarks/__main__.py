@@ -27,7 +27,7 @@ def main(names: list[str]) -> int:
         t0 = time.perf_counter()
         try:
             results[name] = importlib.import_module(f"benchmarks.{name}").main()
-        except Exception:  # one broken benchmark must not hide the others' figures
+        except (Exception, SystemExit):  # one broken benchmark must not hide the others' figures
             traceback.print_exc()
             failed.append(name)
             results[name] = {"error": traceback.format_exc(limit=1).strip().splitlines()[-1]}

@@ -122,7 +122,7 @@ def sweep_table(data: Dataset, ks: list[int], covariances: list[str], steps: int
     return figures
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = ()) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=150, help="VAE training epochs (12 steps each on digits)")
     parser.add_argument("--seeds", type=int, default=3)
@@ -151,4 +151,4 @@ def run(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    main(None)
