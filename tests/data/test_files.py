@@ -71,7 +71,8 @@ def test_idx_labels_that_do_not_fit(tmp_path, mnist_like):
     expect_error(DataError, fragments, read_path, tmp_path / "train-images-idx3-ubyte")
 
 
-@pytest.mark.parametrize("payload", [b"this is not gzip at all", gzip.compress(b"\x00" * 400)[:20]])
+@pytest.mark.parametrize("payload", [b"this is not gzip at all", gzip.compress(b"\x00" * 400, mtime=0)[:20]],
+                         ids=["not-gzip", "truncated-gzip"])
 def test_corrupt_gz(tmp_path, payload):
     path = tmp_path / "train-images-idx3-ubyte.gz"
     path.write_bytes(payload)
