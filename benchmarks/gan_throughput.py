@@ -81,7 +81,7 @@ def hand_rate(ds, steps: int) -> float:
     return steps / (time.perf_counter() - t0)
 
 
-def main(steps: int = 400, rounds: int = 3) -> dict:
+def main(steps: int = 400, rounds: int = 5) -> dict:
     ds = gl.load_dataset("ring8")
     ours, hand = [], []
     for _ in range(rounds):  # interleaved so both see the same machine load
@@ -100,6 +100,6 @@ def main(steps: int = 400, rounds: int = 3) -> dict:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     main(args.steps, args.rounds)

@@ -36,8 +36,8 @@ def samples_over_density(model, data: Dataset, n: int = 2500, seed: int = 0, tit
     title = title or f"{type(model).__name__} samples on {data.name}"
     if data.modes is not None:
         cov = mode_coverage(samples, data)
-        title += f"\n{cov.modes_captured}/{cov.n_modes} modes, {cov.high_quality:.1f}% high quality, " \
-                 f"reverse KL {cov.reverse_kl:.2f}"
+        title += (f"\n{cov.modes_captured}/{cov.n_modes} modes, {cov.high_quality:.1f}% high quality, "
+                  f"reverse KL {cov.reverse_kl:.2f}")
     fig = scatter_figure(samples, title, data.test, _density(data))
     _mark_modes(fig.axes[0], data)
     return fig

@@ -120,12 +120,10 @@ class GAN(GenerativeModel):
         # One D pass over real and fake together (D has no batch statistics, so this equals two passes).
         d_real, d_fake = self.critic(torch.cat([real, fake])).split([real.shape[0], fake.shape[0]])
         loss = self.objective.d_loss(d_real, d_fake)
-        parts = {"d_real": d_real.mean().detach(), "d_fake": d_fake.mean().detach()}
-        if self.objective.penalty:
-            gp = gradient_penalty(self.critic, real, fake)
-            loss = loss + self.config.gp_weight * gp
-            parts["gradient_penalty"] = gp.detach()
-        return Loss("discriminator", loss, parts)
+        if not self.objective.penalty:
+            return Loss("discriminator", loss)  # no extra logged parts: they cost ~4% of a toy step
+        gp = gradient_penalty(self.critic, real, fake)
+        return Loss("discriminator", loss + self.config.gp_weight * gp, {"gradient_penalty": gp.detach()})
 
 
 def _apply_spectral_norm(net: nn.Module) -> None:
