@@ -1,11 +1,14 @@
 """Mode collapse on the 2-D toys: vanilla GAN vs WGAN-GP vs PacGAN2 on ring8 and grid25, next to PacGAN's numbers.
 
 Each variant is the default GAN (`GANConfig()`) with only the named options changed, trained by
-`gausslab.fit` with the default `TrainConfig` budget (or `--steps`) for several seeds, then scored
-with the Unrolled-GAN / VEEGAN / PacGAN protocol on 2,500 samples (`metrics.toy_metrics`).
-Runs go to a pool of single-threaded worker processes (`--workers`, default 2 for 2 cores).
-At the default budget (3,950 steps, 3 seeds) this takes about 9 minutes on 2 quiet cores, WGAN-GP's
-five critic steps being two thirds of it; `--steps 1000` takes about 2.5 minutes.
+`gausslab.fit` for several seeds, then scored with the Unrolled-GAN / VEEGAN / PacGAN protocol on
+2,500 samples (`metrics.toy_metrics`). Runs go to a pool of single-threaded worker processes
+(`--workers`, default 2 for 2 cores).
+
+Budget: `--full` trains with the default `TrainConfig` (50 epochs = 3,950 steps, what
+`gausslab train gan` does): about 12 minutes on 2 cores, WGAN-GP's five critic steps being two thirds
+of it. The default (`make bench`) is a 1,000-step preview that takes about 2.5 minutes; its GANs
+are not converged (high-quality fractions stay low), so compare with the paper only at `--full`.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ PUBLISHED: dict[tuple[str, str], tuple[float, float | None, float]] = {
     ("PacGAN2 (ns)", "grid25"): (23.8, None, 0.13),
 }
 KEYS = ("modes_captured", "high_quality", "reverse_kl")
+QUICK_STEPS = 1000  # the `make bench` preview; None = the default TrainConfig budget
 
 
 def run_one(variant: str, data: str, seed: int, steps: int | None, overrides: dict) -> dict[str, float]:
@@ -73,9 +77,10 @@ def _published(variant: str, data: str, i: int, digits: int) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def main(steps: int | None = None, seeds: int = 3, workers: int = 2, datasets=("ring8", "grid25"),
+def main(steps: int | None = QUICK_STEPS, seeds: int = 3, workers: int = 2, datasets=("ring8", "grid25"),
          variants=tuple(VARIANTS), overrides: dict | None = None) -> dict:
     jobs = [(v, d, s) for d in datasets for v in variants for s in range(seeds)]
+    jobs.sort(key=lambda job: -VARIANTS[job[0]].get("n_critic", 1))  # longest runs first balances the workers
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         futures = {job: pool.submit(run_one, *job, steps, overrides or {}) for job in jobs}
@@ -91,8 +96,9 @@ def main(steps: int | None = None, seeds: int = 3, workers: int = 2, datasets=("
                 "high quality %": _cell(cols["high_quality"], 1), "HQ % (paper)": _published(v, d, 1, 1),
                 "reverse KL": _cell(cols["reverse_kl"], 2), "rKL (paper)": _published(v, d, 2, 2),
             })
-            for k in KEYS:
-                figures[f"{d}/{v}/{k}"], figures[f"{d}/{v}/{k}_std"] = _mean_std(cols[k])
+            for k in KEYS:  # JSON has no NaN: an undefined figure is None
+                mean, std = (None if math.isnan(x) else x for x in _mean_std(cols[k]))
+                figures[f"{d}/{v}/{k}"], figures[f"{d}/{v}/{k}_std"] = mean, std
     title = (f"Mode collapse on 2-D toys: mean ± std over {seeds} seeds, 2,500 samples each "
              f"(paper: Lin et al. 2018, PacGAN) — {time.perf_counter() - t0:.0f} s with {workers} workers")
     print(table(rows, title))
@@ -101,7 +107,8 @@ def main(steps: int | None = None, seeds: int = 3, workers: int = 2, datasets=("
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=None, help="steps per run (default: TrainConfig's 50 epochs)")
+    parser.add_argument("--steps", type=int, default=QUICK_STEPS, help="steps per run")
+    parser.add_argument("--full", action="store_true", help="train with the default TrainConfig budget (50 epochs)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="parallel single-threaded runs")
     parser.add_argument("--data", nargs="+", default=["ring8", "grid25"], choices=["ring8", "grid25"])
@@ -110,4 +117,5 @@ if __name__ == "__main__":
                         help="model option for every variant, e.g. --set model.lr_d=2e-3 (repeatable)")
     args = parser.parse_args()
     model_overrides = parse_overrides(args.sets).get("model", {})
-    main(args.steps, args.seeds, args.workers, tuple(args.data), tuple(args.variants), model_overrides)
+    main(None if args.full else args.steps, args.seeds, args.workers, tuple(args.data), tuple(args.variants),
+         model_overrides)

@@ -136,4 +136,5 @@ def _density(data: Dataset):
 
 def _check_vectors(data: Dataset) -> None:
     if data.kind != "vector":
-        raise DataError(f"toy pictures need vector data (2-D toys); {data.name!r} holds images of shape {list(data.shape)}")
+        raise DataError(f"toy pictures need vector data (2-D toys); {data.name!r} holds images "
+                        f"of shape {list(data.shape)}")
