@@ -111,15 +111,15 @@ def sample(
     if suffix not in (".png", ".npy"):
         raise ConfigError(f"--out {str(out)!r} must end in .png or .npy")
     fit_sampler = lookup(SAMPLERS, "sampler", sampler).fit
-    model = ckpt.load(run)
+    model, info = ckpt.load(run), ckpt.read_info(run)
     # `prior` is every model's own sample(); other samplers fit to the run's training data first.
     if sampler == "prior":
         latents = {}
     else:
-        latents = {"sampler": fit_sampler(model, load_from_config(ckpt.read_info(run).config.data), k=k, seed=seed)}
+        latents = {"sampler": fit_sampler(model, load_from_config(info.config.data), k=k, seed=seed)}
     with torch.inference_mode():
         x = model.sample(n, generator=torch.Generator().manual_seed(seed), **latents)
-    _write_samples(x, out, ckpt.read_info(run))
+    _write_samples(x, out, info)
     typer.echo(f"wrote {n} samples to {out}")
 
 

@@ -18,7 +18,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from gausslab import nets
 from gausslab.config import GANConfig, TrainConfig
 from gausslab.errors import lookup
-from gausslab.models.base import GenerativeModel, Loss
+from gausslab.models.base import GenerativeModel, Loss, adam
 from gausslab.models.gan_losses import GAN_LOSSES, gradient_penalty
 
 
@@ -70,8 +70,8 @@ class GAN(GenerativeModel):
         """Two Adams at `lr_g` / `lr_d` with the GAN `betas` (`train.lr` is for single-optimizer models)."""
         c = self.config
         return {
-            "generator": torch.optim.Adam(self.generator.parameters(), lr=c.lr_g, betas=c.betas),
-            "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=c.lr_d, betas=c.betas),
+            "generator": adam(self.generator.parameters(), lr=c.lr_g, betas=c.betas),
+            "discriminator": adam(self.discriminator.parameters(), lr=c.lr_d, betas=c.betas),
         }
 
     def base(self, n: int, generator: torch.Generator | None = None, device: torch.device | None = None) -> Tensor:

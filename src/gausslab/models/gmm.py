@@ -44,10 +44,6 @@ class GMM(GenerativeModel):
         self.register_buffer("last_loglik", torch.tensor(-math.inf, dtype=torch.float64))
 
     @property
-    def device(self) -> torch.device:
-        return self.means.device
-
-    @property
     def n_parameters(self) -> int:
         """Free parameters: K-1 weights, K*D means, K*D(D+1)/2 (full) or K*D (diag) covariances."""
         k, d = self.means.shape
