@@ -84,6 +84,15 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(vectors, tmp_path)
     assert all(torch.isfinite(p).all() for p in loaded.parameters())
 
 
+def test_non_finite_loss_between_checkpoints_names_its_step_and_writes_no_bad_weights(vectors, tmp_path):
+    # "stop" notes the bad step on the device and checks at the next log or checkpoint (step 10 here).
+    out = tmp_path / "r"
+    cfg = TrainConfig(epochs=100, steps=10, batch_size=16, checkpoint_every=100, log_every=100)
+    with pytest.raises(TrainingError, match="at step 2;"):
+        gl.fit(poison_after(make(vectors), 2), vectors, cfg, out=out)
+    assert not (out / "state.json").exists() and (out / "log.jsonl").read_text() == ""
+
+
 def test_skip_policy_skips_bad_batches(vectors, tmp_path):
     cfg = TrainConfig(epochs=100, steps=10, batch_size=16, nan_policy="skip", log_every=10)
     result = gl.fit(poison_after(make(vectors), 7), vectors, cfg, out=tmp_path / "r")

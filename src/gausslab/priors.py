@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
-from torch.distributions import Normal, kl_divergence
+from torch.distributions import Normal
 
 from gausslab import nets
 
@@ -26,7 +26,7 @@ Encode = Callable[[Tensor], Normal]
 
 def diagonal_mixture_log_prob(z: Tensor, loc: Tensor, scale: Tensor, logits: Tensor) -> Tensor:
     """log sum_k pi_k N(z; loc_k, diag scale_k^2): z [..., D], loc/scale [K, D], logits [K] -> [...]."""
-    per_component = Normal(loc, scale).log_prob(z.unsqueeze(-2)).sum(-1)  # [..., K]
+    per_component = Normal(loc, scale, validate_args=False).log_prob(z.unsqueeze(-2)).sum(-1)  # [..., K]
     return torch.logsumexp(per_component + logits.log_softmax(-1), dim=-1)
 
 
@@ -54,7 +54,8 @@ class StandardNormal(nn.Module):
         return -0.5 * (z.square() + math.log(2 * math.pi)).sum(-1)
 
     def kl(self, q: Normal) -> Tensor:
-        return kl_divergence(q, Normal(torch.zeros_like(q.loc), torch.ones_like(q.scale)))
+        """KL(N(mu, s^2) || N(0, 1)) = (mu^2 + s^2 - 1) / 2 - log s per unit [B, D] (Kingma & Welling 2014, app. B)."""
+        return 0.5 * (q.loc.square() + q.scale.square() - 1) - q.scale.log()
 
 
 class MixtureOfGaussians(nn.Module):

@@ -26,6 +26,7 @@ from gausslab.config import DataConfig, RunConfig, TrainConfig
 from gausslab.data import Dataset
 from gausslab.errors import CheckpointError, TrainingError
 from gausslab.fileio import atomic_write_text
+from gausslab.guard import NonFiniteGuard
 from gausslab.models import GenerativeModel
 from gausslab.plots import samples_figure, save_png
 
@@ -101,7 +102,7 @@ class _Loop:
         self.model, self.data, self.train, self.config, self.out = model.to(self.dist.device), data, train, config, out
         self.writer = self.out is not None and self.dist.is_main
         self.progress = sys.stderr.isatty() if progress is None else progress
-        self.x = data.train.to(self.dist.device)
+        self.x = model.prepare(data.train.to(self.dist.device))
         batch = self.x.shape[0] if model.full_batch else min(train.batch_size, self.x.shape[0])
         self.schedule = _Schedule(self.x.shape[0], batch, train.seed)
         self.total = total_steps(train, self.schedule.steps_per_epoch)
@@ -112,7 +113,7 @@ class _Loop:
         self.amp = _autocast(train, self.dist.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=train.amp == "fp16" and self.dist.device.type == "cuda")
         self.sums: dict[str, Tensor] = {}
-        self.skipped = 0
+        self.guard = NonFiniteGuard(train.nan_policy, self.dist.device)
         self._last_logged = 0
 
     def run(self, resume: bool) -> FitResult:
@@ -121,6 +122,7 @@ class _Loop:
         bar = tqdm(total=self.total, initial=start, disable=not self.progress, file=sys.stderr, desc="train",
                    dynamic_ncols=True, leave=False)
         step, last = start, {}
+        self.model.train()  # once: validation puts it back, and the per-step call costs ~60 us
         try:
             for step in range(start, self.total):
                 self._step(step)
@@ -128,9 +130,13 @@ class _Loop:
                 bar.update(1)
                 last = self._after_step(step, rows_seen / max(time.perf_counter() - t0, 1e-9)) or last
         except KeyboardInterrupt:
+            self.guard.check(self._kept)
             self._checkpoint(step, finished=False)
             where = f"; checkpoint saved in {self.out} — continue with --resume" if self.writer else ""
             raise Interrupted(f"interrupted at step {step}{where}") from None
+        except Exception:
+            self.guard.check(self._kept)  # weights gone non-finite can fail later code: name the cause
+            raise
         finally:
             bar.close()
         wall = time.perf_counter() - t0
@@ -147,7 +153,7 @@ class _Loop:
             if state.get("world_size", 1) != self.dist.world:
                 raise CheckpointError(f"{str(self.out)!r} was trained with {state.get('world_size', 1)} processes; "
                                       f"resume it with the same number (got {self.dist.world})")
-            self.skipped = state.get("skipped", 0)
+            self.guard.skipped = state.get("skipped", 0)
             if self.writer:
                 _truncate_log(self.out / ckpt.LOG, state["step"])
             return state["step"]
@@ -170,20 +176,17 @@ class _Loop:
             raise CheckpointError(f"cannot resume {str(self.out)!r}: its config differs in {', '.join(diff)}")
 
     def _step(self, step: int) -> None:
-        # Full-batch (EM) models see all rows on every rank: their closed-form updates are not averaged.
-        world = 1 if self.model.full_batch else self.dist.world
-        x = self.x[self.schedule.rows(step, min(self.dist.rank, world - 1), world)]
-        self.model.train()
+        # Full-batch (EM) models see all rows, in order, on every rank: their closed-form updates are not averaged.
+        x = self.x if self.model.full_batch else self.x[self.schedule.rows(step, self.dist.rank, self.dist.world)]
         losses = self.model.training_losses(x, step)
         while True:
             with self.amp:
                 loss = next(losses, None)
             if loss is None:
                 return
-            if not torch.isfinite(loss.value):
-                if self._non_finite(step, loss):
-                    losses.close()
-                    return
+            if not self.guard.admit(loss.value, step):
+                losses.close()
+                return
             name = "loss" if loss.optimizer in (None, "model") else f"loss_{loss.optimizer}"
             self._accumulate({name: loss.value, **loss.parts})
             if loss.optimizer is not None:
@@ -200,18 +203,9 @@ class _Loop:
         self.scaler.step(opt)
         self.scaler.update()
 
-    def _non_finite(self, step: int, loss) -> bool:
-        """Skip the batch (returns True) or stop the run with the last good checkpoint kept."""
-        if self.train.nan_policy == "skip":
-            self.skipped += 1
-            return True
-        bad = [k for k, v in loss.parts.items() if not torch.isfinite(v).all()]
-        part = f" (non-finite parts: {', '.join(bad)})" if bad else ""
-        kept = f"; the last good checkpoint in {self.out} is kept" if self.writer else ""
-        raise TrainingError(
-            f"loss became {loss.value.item()} at step {step}{part}{kept}; try a lower learning rate "
-            f"(--set train.lr=...), gradient clipping (--set train.grad_clip=1.0) or --set train.nan_policy=skip"
-        )
+    @property
+    def _kept(self) -> str:
+        return f"; the last good checkpoint in {self.out} is kept" if self.writer else ""
 
     def _accumulate(self, parts: dict[str, Tensor]) -> None:
         for k, v in parts.items():
@@ -222,9 +216,13 @@ class _Loop:
         done = step + 1
         epoch_end = done % self.eval_every == 0 or done == self.total
         record = None
-        if done % self.train.log_every == 0 or epoch_end:
+        log = done % self.train.log_every == 0 or epoch_end
+        save = done % self.train.checkpoint_every == 0 or done == self.total
+        if log or save:
+            self.guard.check(self._kept)
+        if log:
             record = self._log_record(done, rate, epoch_end)
-        if done % self.train.checkpoint_every == 0 or done == self.total:
+        if save:
             self._checkpoint(done, finished=done == self.total)
         return record
 
@@ -233,8 +231,8 @@ class _Loop:
         record = {"step": done, "epoch": round(done / self.schedule.steps_per_epoch, 4)}
         record |= {k: float(v) / max(n, 1) for k, v in self.sums.items()}
         record["samples_per_s"] = round(rate, 1)
-        if self.skipped:
-            record["skipped_batches"] = self.skipped
+        if self.guard.skipped:
+            record["skipped_batches"] = self.guard.skipped
         if epoch_end:
             record |= self._validate()
         self.sums, self._last_logged = {}, done
@@ -253,13 +251,14 @@ class _Loop:
             for chunk in test.split(1024):
                 for k, v in self.model.validation_terms(chunk).items():
                     sums[k] = sums.get(k, 0.0) + float(v) * chunk.shape[0]
+        self.model.train()
         return {k: v / test.shape[0] for k, v in sums.items()}
 
     def _checkpoint(self, done: int, finished: bool) -> None:
         synced = parallel.in_sync(self.model)  # collective: every rank takes part
         if self.writer:
             ckpt.save_checkpoint(self.out, self.model, self.optimizers, done, finished=finished, total_steps=self.total,
-                                 skipped=self.skipped, world_size=self.dist.world, ranks_in_sync=synced)
+                                 skipped=self.guard.skipped, world_size=self.dist.world, ranks_in_sync=synced)
 
     def _finish(self) -> None:
         self.model.eval()

@@ -36,7 +36,7 @@ def check_sample_shape_and_seed(model: GenerativeModel, data: Dataset) -> None:
 
 
 def _first_loss(model: GenerativeModel, x: torch.Tensor, step: int = 0) -> tuple[str | None, torch.Tensor]:
-    loss = next(iter(model.training_losses(x, step)))
+    loss = next(iter(model.training_losses(model.prepare(x), step)))
     return loss.optimizer, loss.value
 
 

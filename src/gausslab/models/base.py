@@ -47,8 +47,13 @@ class GenerativeModel(nn.Module):
         """Adam on all parameters at `train.lr`; GANs override with one per network."""
         return {"model": adam(self.parameters(), lr=train.lr)}
 
+    def prepare(self, x: Tensor) -> Tensor:
+        """The training set [N, ...] in the form `training_losses` takes its rows, converted once per run."""
+        return x
+
     def training_losses(self, x: Tensor, step: int) -> Iterator[Loss]:
-        """Yield the losses of one step in order; the trainer steps each before asking for the next."""
+        """Yield the losses of one step on rows x of `prepare(train)`, in order; the trainer steps each
+        before asking for the next."""
         raise NotImplementedError
 
     def validation_terms(self, x: Tensor) -> dict[str, Tensor]:

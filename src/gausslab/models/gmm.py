@@ -53,8 +53,12 @@ class GMM(GenerativeModel):
     def optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
         return {}  # EM updates in closed form
 
-    def _flat(self, x: Tensor) -> Tensor:
-        return x.reshape(x.shape[0], -1).to(self.means)  # [N, D] float64
+    def prepare(self, x: Tensor) -> Tensor:
+        """x [N, *shape] -> the statistics EM reads, in float64: x flattened [N, D] for full covariances,
+        [x, x^2] [N, 2D] for diagonal ones (whose log-densities and M-step are then one GEMM each).
+        The trainer calls this once per run, not at every iteration."""
+        x = x.reshape(x.shape[0], -1).to(self.means)
+        return torch.cat([x, x.square()], dim=1) if self.config.covariance == "diag" else x
 
     # --- densities -------------------------------------------------------------------------
 
@@ -69,23 +73,29 @@ class GMM(GenerativeModel):
             ) from None
 
     def _component_log_prob(self, x: Tensor) -> Tensor:
-        """log N(x_n; mu_k, Sigma_k) [N, K] for float64 x [N, D], all components at once.
+        """log N(x_n; mu_k, Sigma_k) [N, K] for prepared x (see `prepare`), all components at once.
 
         Full: Mahalanobis terms through the inverse Cholesky factors (one batched GEMM), in row
-        chunks so memory stays O(chunk * K * D). Diagonal: expanded into three matmuls (as scikit-learn).
+        chunks so memory stays O(chunk * K * D). Diagonal: one GEMM on [x, x^2] (below).
         """
         if self.config.covariance == "diag":
-            prec = 1.0 / self.covariances  # [K, D]
-            maha = x.square() @ prec.T - 2 * x @ (self.means * prec).T + (self.means.square() * prec).sum(1)
-            half_log_det = 0.5 * self.covariances.log().sum(1)  # [K]
-        else:
-            chol = self._cholesky()  # [K, D, D]
-            rows = max(1, (1 << 22) // (chol.shape[0] * chol.shape[1]))
-            eye = torch.eye(chol.shape[1], dtype=chol.dtype, device=chol.device)
-            inv_chol = torch.linalg.solve_triangular(chol, eye.expand_as(chol), upper=False)  # [K, D, D]
-            maha = torch.cat([self._full_maha(chunk, inv_chol) for chunk in x.split(rows)])
-            half_log_det = chol.diagonal(dim1=1, dim2=2).log().sum(1)
+            return self._diag_log_prob(x)
+        chol = self._cholesky()  # [K, D, D]
+        rows = max(1, (1 << 22) // (chol.shape[0] * chol.shape[1]))
+        eye = torch.eye(chol.shape[1], dtype=chol.dtype, device=chol.device)
+        inv_chol = torch.linalg.solve_triangular(chol, eye.expand_as(chol), upper=False)  # [K, D, D]
+        maha = torch.cat([self._full_maha(chunk, inv_chol) for chunk in x.split(rows)])
+        half_log_det = chol.diagonal(dim1=1, dim2=2).log().sum(1)
         return -0.5 * maha - half_log_det - 0.5 * x.shape[1] * math.log(2 * math.pi)
+
+    def _diag_log_prob(self, stats: Tensor) -> Tensor:
+        """log N(x_n; mu_k, diag s_k) [N, K] from stats = [x, x^2] [N, 2D] in one addmm: the exponent
+        is linear in them, sum_d x_d mu_kd / s_kd - 1/2 sum_d x_d^2 / s_kd, plus a per-component constant."""
+        prec = 1.0 / self.covariances  # [K, D]
+        coef = torch.cat([self.means * prec, -0.5 * prec], dim=1)  # [K, 2D]
+        const = -0.5 * ((self.means.square() * prec).sum(1) + self.covariances.log().sum(1)
+                        + prec.shape[1] * math.log(2 * math.pi))  # [K]
+        return torch.addmm(const, stats, coef.T)
 
     def _full_maha(self, x: Tensor, inv_chol: Tensor) -> Tensor:
         """(x - mu_k)^T Sigma_k^-1 (x - mu_k) [N, K] as ||L_k^-1 x - L_k^-1 mu_k||^2: one [N, D] x [D, K*D] GEMM."""
@@ -100,7 +110,7 @@ class GMM(GenerativeModel):
 
     def log_prob(self, x: Tensor) -> Tensor:
         """log p(x) [N] in the dtype of x (computed in float64)."""
-        return torch.logsumexp(self._joint_log_prob(self._flat(x)), dim=1).to(x.dtype)
+        return torch.logsumexp(self._joint_log_prob(self.prepare(x)), dim=1).to(x.dtype)
 
     def bic(self, x: Tensor) -> Tensor:
         """Bayesian information criterion -2 log L + p log N (Schwarz 1978); lower is better."""
@@ -109,15 +119,17 @@ class GMM(GenerativeModel):
     # --- EM ------------------------------------------------------------------------------------
 
     def _m_step(self, x: Tensor, resp: Tensor) -> None:
-        """Closed-form maximiser given responsibilities resp [N, K] (Bishop 2006, eq. 9.24-9.26)."""
+        """Closed-form maximiser given prepared x and responsibilities resp [N, K] (Bishop 2006, eq. 9.24-9.26)."""
         counts = resp.sum(0) + _EPS  # [K]
         self.weights.copy_(counts / x.shape[0])
-        self.means.copy_(resp.T @ x / counts.unsqueeze(1))  # [K, D]
-        share = resp / counts  # [N, K]: each example's weight in each component's average
+        moments = (resp.T @ x) / counts.unsqueeze(1)  # [K, D] means, or [K, 2D] E_k[x], E_k[x^2] (diag)
         if self.config.covariance == "diag":  # E_k[x^2] - mu_k^2, as scikit-learn
-            var = share.T @ x.square() - self.means.square()
-            self.covariances.copy_(var.clamp(min=0) + self.config.reg_covar)
+            mean, second = moments.chunk(2, dim=1)
+            self.means.copy_(mean)
+            self.covariances.copy_((second - mean.square()).clamp(min=0) + self.config.reg_covar)
             return
+        self.means.copy_(moments)
+        share = resp / counts  # [N, K]: each example's weight in each component's average
         # Sigma_k = E_k[x x^T] - mu_k mu_k^T on data centred at the global mean (float64: little
         # cancellation), all components in one [D, N] x [N, K*D] GEMM per chunk of rows.
         k, d = self.means.shape
@@ -130,23 +142,27 @@ class GMM(GenerativeModel):
         cov = second.view(d, k, d).transpose(0, 1) - mu.unsqueeze(2) * mu.unsqueeze(1)
         self.covariances.copy_(cov + self.config.reg_covar * torch.eye(d, dtype=x.dtype, device=x.device))
 
-    def _initialise(self, x: Tensor) -> None:
-        """k-means++ seeds (Arthur & Vassilvitskii 2007), hard assignment, one M-step (as scikit-learn).
+    def _initialise(self, stats: Tensor) -> None:
+        """Greedy k-means++ seeds (Arthur & Vassilvitskii 2007; 2 + ln K candidates per seed, keeping the
+        one that most lowers the potential, as scikit-learn), hard assignment, one M-step.
 
         Draws from torch's global RNG, so the trainer's seed fixes the initialisation.
         """
+        x = stats[:, : self.means.shape[1]]  # [N, D]
         n, k = x.shape[0], self.config.components
         if k > n:
             raise DataError(f"model.components={k} exceeds the {n} training examples; use at most {n}")
+        trials = 2 + int(math.log(k))
         centres = x[torch.randint(n, (1,), device=x.device)]  # [1, D]
         d2 = (x - centres).square().sum(1)  # [N] squared distance to the nearest centre
         for _ in range(k - 1):
             probs = d2 if bool(d2.sum() > 0) else torch.ones_like(d2)  # all points equal: pick uniformly
-            new = x[torch.multinomial(probs, 1)]
-            centres = torch.cat([centres, new])
-            d2 = torch.minimum(d2, (x - new).square().sum(1))
+            candidates = x[torch.multinomial(probs, trials, replacement=True)]  # [T, D]
+            d2_if = torch.minimum(d2, torch.cdist(candidates, x).square())  # [T, N]
+            best = d2_if.sum(1).argmin()
+            centres, d2 = torch.cat([centres, candidates[best, None]]), d2_if[best]
         nearest = torch.cdist(x, centres).argmin(1)  # [N]
-        self._m_step(x, torch.nn.functional.one_hot(nearest, k).to(x.dtype))
+        self._m_step(stats, torch.nn.functional.one_hot(nearest, k).to(x.dtype))
         self.initialised.fill_(True)
 
     def em_step(self, x: Tensor) -> Tensor:
@@ -154,19 +170,25 @@ class GMM(GenerativeModel):
 
         With `tol`, a gain below tol since the previous iteration leaves the parameters as they are.
         """
-        x = self._flat(x)
+        return self._em_iteration(self.prepare(x))
+
+    def _em_iteration(self, x: Tensor) -> Tensor:
+        """`em_step` on prepared x."""
         if not bool(self.initialised):
             self._initialise(x)
         joint = self._joint_log_prob(x)  # E-step [N, K]
-        log_px = torch.logsumexp(joint, dim=1, keepdim=True)  # [N, 1]
-        loglik = log_px.mean()
+        # logsumexp by hand so one exp gives both log p(x) and the responsibilities
+        top = joint.amax(dim=1, keepdim=True)  # [N, 1]
+        unnormalised = (joint - top).exp_()  # [N, K]
+        total = unnormalised.sum(dim=1, keepdim=True)
+        loglik = (top + total.log()).mean()
         if loglik - self.last_loglik >= self.config.tol or self.config.tol == 0:
-            self._m_step(x, (joint - log_px).exp())
+            self._m_step(x, unnormalised / total)
             self.last_loglik.copy_(loglik)
         return loglik
 
     def training_losses(self, x: Tensor, step: int) -> Iterator[Loss]:
-        loglik = self.em_step(x)
+        loglik = self._em_iteration(x)  # the trainer passes `prepare`d rows
         yield Loss(None, -loglik, {"log_likelihood": loglik})
 
     def validation_terms(self, x: Tensor) -> dict[str, Tensor]:
