@@ -78,3 +78,12 @@ def test_real_subprocess(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "nope.npz" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_a_reader_that_quits_early_stops_the_cli_quietly():
+    # `gausslab datasets | head -0`: the pipe is closed before anything is written.
+    proc = subprocess.Popen([sys.executable, "-m", "gausslab", "datasets"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141 and stderr == ""

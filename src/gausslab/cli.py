@@ -7,6 +7,8 @@ training saves a checkpoint and exits with 130.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -35,7 +37,12 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a reader that quit early shows here, not as noise at interpreter exit
+            return result
+        except BrokenPipeError:  # `gausslab datasets | head -2`: stop quietly with SIGPIPE's status, as Unix tools do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise click.exceptions.Exit(128 + signal.SIGPIPE) from None
         except Interrupted as err:
             click.echo(f"gausslab: {err}", err=True)
             raise click.exceptions.Exit(130) from None
