@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import statistics
 import time
 from collections.abc import Callable
 
@@ -17,6 +18,12 @@ def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def median_ratio(a: list[float], b: list[float]) -> float:
+    """Median over rounds of a_i / b_i. Each pair ran back to back, so the machine's slow drifts
+    (other tenants, clock changes: single rates here vary by +-15 %) cancel in the ratio."""
+    return statistics.median(x / y for x, y in zip(a, b))
 
 
 def gemm_peak_flops(n: int = 2048, repeats: int = 5) -> float:

