@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+import gausslab as gl
 
 TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
 ARGS = ["train", "vae", "--data", "ring8", "--set", "data.n=2000", "--set", "train.steps=60",
@@ -20,27 +23,42 @@ def run(cmd, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, **kw)
 
 
-def final_elbo(run_dir: Path) -> float:
-    lines = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
-    return [r for r in lines if "test_elbo" in r][-1]["test_elbo"]
-
-
 @pytest.mark.slow
-def test_torchrun_two_processes_matches_single_process(tmp_path):
-    single, ddp = tmp_path / "single", tmp_path / "ddp"
-    ok = run([sys.executable, "-m", "gausslab", *ARGS, "--out", str(single)])
-    assert ok.returncode == 0, ok.stderr
-    ok = run([TORCHRUN, "--standalone", "--nproc-per-node", "2", "-m", "gausslab", *ARGS, "--out", str(ddp)])
+def test_torchrun_trains_only_rank_0_writes_and_resumes_with_the_same_world(tmp_path):
+    ddp = tmp_path / "ddp"
+    torchrun = [TORCHRUN, "--standalone", "--nproc-per-node", "2", "-m", "gausslab"]
+    ok = run([*torchrun, *ARGS, "--out", str(ddp)])
     assert ok.returncode == 0, ok.stderr
     # Only rank 0 writes: one run folder, one log line per logging step, one checkpoint.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ddp", "single"]
+    assert [p.name for p in tmp_path.iterdir()] == ["ddp"]
     steps = [json.loads(line)["step"] for line in (ddp / "log.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == 60
     state = json.loads((ddp / "state.json").read_text())
     assert state["step"] == 60 and state["world_size"] == 2
     assert state["ranks_in_sync"], "gradients were not averaged: the ranks' weights drifted apart"
     assert len(list(ddp.glob("*.safetensors"))) == 2 and not list(ddp.glob("*.tmp"))
-    # Same global batch (2 x 32 vs 64), gradients averaged across ranks: the runs differ only in the
-    # reparameterisation noise each rank draws, so the held-out ELBO agrees within 10 %.
-    a, b = final_elbo(single), final_elbo(ddp)
-    assert abs(a - b) <= 0.1 * abs(a) + 0.1, (a, b)
+    # Resume needs the same number of processes (the batch split depends on it).
+    longer = [*ARGS, "--set", "train.steps=80", "--out", str(ddp), "--resume"]
+    refused = run([sys.executable, "-m", "gausslab", *longer])
+    assert refused.returncode == 2 and "with 2 processes" in refused.stderr and "Traceback" not in refused.stderr
+    ok = run([*torchrun, *longer])
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads((ddp / "state.json").read_text())["step"] == 80
+
+
+@pytest.mark.slow
+def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path):
+    # With the reparameterisation noise off (tests/noiseless_fit.py), the only randomness left is
+    # the batch order, which both runs share: the 2-process run must reproduce the 1-process
+    # weights up to float rounding in the gradient average (2.7e-7 relative in our runs). For
+    # scale: both ranks reading the same half-batch gives 0.15, summing instead of averaging 3e-3.
+    script = str(Path(__file__).with_name("noiseless_fit.py"))
+    ok = run([sys.executable, script, str(tmp_path / "single")])
+    assert ok.returncode == 0, ok.stderr
+    ok = run([TORCHRUN, "--standalone", "--nproc-per-node", "2", script, str(tmp_path / "ddp")])
+    assert ok.returncode == 0, ok.stderr
+    a, b = gl.load(tmp_path / "single"), gl.load(tmp_path / "ddp")
+    with torch.no_grad():
+        gap = sum((p - q).square().sum() for p, q in zip(a.parameters(), b.parameters()))
+        size = sum(p.square().sum() for p in a.parameters())
+    assert float((gap / size).sqrt()) < 1e-5
