@@ -8,8 +8,10 @@ forward 2*MACs, backward 4*MACs of the linear layers).
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import time
+from contextlib import redirect_stderr, redirect_stdout
 
 import torch
 import torch.nn.functional as F
@@ -136,7 +138,7 @@ def pythae_rate(ds: Dataset, steps: int) -> float | None:
     config = VAEConfig(input_dim=(1, 28, 28), latent_dim=32, reconstruction_loss="bce")
     model = VAE(config, encoder=Encoder(), decoder=Decoder())
     x = ds.train[: steps * 128]
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
         train_cfg = BaseTrainerConfig(output_dir=tmp, per_device_train_batch_size=128, num_epochs=1,
                                       learning_rate=1e-3, no_cuda=True, train_dataloader_num_workers=0)
         trainer = BaseTrainer(model, BaseDataset(x, torch.zeros(len(x))), training_config=train_cfg)

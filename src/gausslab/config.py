@@ -89,7 +89,7 @@ class TrainConfig(StrictModel):
     nan_policy: Literal["stop", "skip"] = "stop"  # on a non-finite loss: stop, or skip the batch
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: Literal["off", "bf16", "fp16"] = "off"  # autocast on CUDA only
-    compile: bool = False  # torch.compile the networks (CUDA)
+    compile: bool = False  # torch.compile the networks' forward passes (on CPU this needs a C++ compiler)
 
 
 class RunConfig(StrictModel):

@@ -109,6 +109,8 @@ class _Loop:
         # Held-out terms once per epoch; a full-batch (EM) step is a whole epoch, so it uses log_every.
         self.eval_every = train.log_every if model.full_batch else self.schedule.steps_per_epoch
         self.optimizers = model.optimizers(train)
+        if train.compile:
+            model.compile_networks()
         self.params = {name: [p for g in opt.param_groups for p in g["params"]] for name, opt in self.optimizers.items()}
         self.amp = _autocast(train, self.dist.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=train.amp == "fp16" and self.dist.device.type == "cuda")

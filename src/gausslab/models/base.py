@@ -47,6 +47,13 @@ class GenerativeModel(nn.Module):
         """Adam on all parameters at `train.lr`; GANs override with one per network."""
         return {"model": adam(self.parameters(), lr=train.lr)}
 
+    def compile_networks(self) -> None:
+        """torch.compile the forward of every child module that has parameters (the networks), in place,
+        so state-dict keys and checkpoints stay as they are. Other methods (priors' log_prob, ...) run eagerly."""
+        for child in self.children():
+            if next(child.parameters(), None) is not None:
+                child.compile()
+
     def prepare(self, x: Tensor) -> Tensor:
         """The training set [N, ...] in the form `training_losses` takes its rows, converted once per run."""
         return x

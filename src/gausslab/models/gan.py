@@ -74,6 +74,12 @@ class GAN(GenerativeModel):
             "discriminator": adam(self.discriminator.parameters(), lr=c.lr_d, betas=c.betas),
         }
 
+    def compile_networks(self) -> None:
+        """G always; D only without a gradient penalty, whose double backward compiled graphs do not support."""
+        self.generator.compile()
+        if not self.objective.penalty:
+            self.discriminator.compile()
+
     def base(self, n: int, generator: torch.Generator | None = None, device: torch.device | None = None) -> Tensor:
         """z ~ N(0, I) [n, latent_dim]; from torch's global RNG unless `generator` is given."""
         return torch.randn(n, self.config.latent_dim, generator=generator, device=device or self.device)
