@@ -50,9 +50,10 @@ def gemm_ceiling_rate(repeats: int = 20) -> float:
     return 128 / best_of(step, repeats)
 
 
-def gausslab_rate(ds: Dataset, steps: int) -> float:
+def gausslab_rate(ds: Dataset, steps: int, amp: str = "off") -> float:
     model = gl.build_model("vae", ds, latent_dim=32, hidden=(512, 512), arch="mlp")
-    cfg = gl.TrainConfig(steps=steps, epochs=10_000, batch_size=128, log_every=steps, checkpoint_every=10**9)
+    cfg = gl.TrainConfig(steps=steps, epochs=10_000, batch_size=128, log_every=steps, checkpoint_every=10**9,
+                         amp=amp)
     gl.fit(model, ds, cfg.model_copy(update={"steps": 5}), progress=False)  # warm-up
     t0 = time.perf_counter()
     gl.fit(model, ds, cfg, progress=False)
@@ -168,13 +169,14 @@ def conv_rates(ds: Dataset, steps: int, rounds: int) -> tuple[list[float], list[
 def main(steps: int = 100, rounds: int = 8) -> dict:
     """Short interleaved rounds; ratios are medians of per-round ratios (see `median_ratio`), rates the best round."""
     ds = data(128 * 40)
-    rates: dict[str, list[float]] = {"ours": [], "hand": [], "pythae": [], "peak": [], "ceiling": []}
+    rates: dict[str, list[float]] = {"ours": [], "hand": [], "pythae": [], "peak": [], "ceiling": [], "bf16": []}
     for _ in range(rounds):
         rates["peak"].append(gemm_peak_flops())
         rates["ceiling"].append(gemm_ceiling_rate())
         rates["hand"].append(hand_rate(ds, steps))
         rates["ours"].append(gausslab_rate(ds, steps))
         rates["pythae"].append(pythae_rate(ds, min(steps, 40)))
+        rates["bf16"].append(gausslab_rate(ds, steps, amp="bf16"))
     has_pythae = None not in rates["pythae"]
     result = {
         "gausslab_samples_per_s": max(rates["ours"]),
@@ -187,6 +189,9 @@ def main(steps: int = 100, rounds: int = 8) -> dict:
         # the step's own GEMMs alone: what is left above this is Adam, activations and the loss
         "gemm_only_samples_per_s": max(rates["ceiling"]),
         "fraction_of_gemm_only": median_ratio(rates["ours"], rates["ceiling"]),
+        # --set train.amp=bf16: autocast GEMMs in bfloat16 (fast where the CPU has AVX512-BF16/AMX)
+        "bf16_samples_per_s": max(rates["bf16"]),
+        "bf16_speedup": median_ratio(rates["bf16"], rates["ours"]),
     }
     conv_ours, conv_hand = conv_rates(ds, max(steps // 5, 10), rounds)
     result |= {"conv_gausslab_samples_per_s": max(conv_ours), "conv_hand_loop_samples_per_s": max(conv_hand),

@@ -119,3 +119,19 @@ def test_keyboard_interrupt_saves_a_checkpoint(vectors, tmp_path):
     straight = make(vectors)
     gl.fit(straight, vectors, TrainConfig(epochs=100, steps=10, batch_size=16))
     assert all(torch.equal(p, q) for p, q in zip(resumed.state_dict().values(), straight.state_dict().values()))
+
+
+@pytest.mark.parametrize("kind", ["vae", "gan"])
+def test_bf16_autocast_on_cpu_trains_close_to_float32(kind):
+    data = gl.load_dataset("ring8", n=1000)
+    runs = {}
+    for amp in ("off", "bf16"):
+        torch.manual_seed(0)
+        model = gl.build_model(kind, data)
+        runs[amp] = gl.fit(model, data, TrainConfig(steps=40, epochs=100, batch_size=64, amp=amp, device="cpu"))
+    low = runs["bf16"]
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in low.model.parameters())
+    changed = [not torch.equal(p, q) for p, q in zip(low.model.parameters(), runs["off"].model.parameters())]
+    assert any(changed), "bf16 autocast had no effect"
+    key = "test_elbo" if kind == "vae" else "loss_generator"
+    assert low.last[key] == pytest.approx(runs["off"].last[key], rel=0.05, abs=0.05)

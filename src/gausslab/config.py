@@ -88,7 +88,7 @@ class TrainConfig(StrictModel):
     grad_clip: float | None = Field(None, gt=0)  # max global gradient norm
     nan_policy: Literal["stop", "skip"] = "stop"  # on a non-finite loss: stop, or skip the batch
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    amp: Literal["off", "bf16", "fp16"] = "off"  # autocast on CUDA only
+    amp: Literal["off", "bf16", "fp16"] = "off"  # autocast of forward passes: bf16 on CPU/CUDA, fp16 on CUDA
     compile: bool = False  # torch.compile the networks' forward passes (on CPU this needs a C++ compiler)
 
 

@@ -103,7 +103,7 @@ class GAN(GenerativeModel):
 
     def critic(self, packed: Tensor) -> Tensor:
         """D's raw score (logit or critic value) [B/m] for packed inputs."""
-        return self.discriminator(packed).squeeze(-1)
+        return self.discriminator(packed).squeeze(-1).float()  # losses in float32 under autocast too
 
     def training_losses(self, x: Tensor, step: int) -> Iterator[Loss]:
         """`n_critic` D losses on the batch (fresh z each), then the G loss on the last fakes against the updated D.

@@ -60,7 +60,7 @@ class VAE(GenerativeModel):
         return "bernoulli" if len(shape) == 3 else "gaussian"
 
     def encode(self, x: Tensor) -> Normal:
-        mu, raw = self.encoder(x).chunk(2, dim=-1)  # [B, D] each
+        mu, raw = self.encoder(x).float().chunk(2, dim=-1)  # [B, D] each; float32 under autocast too
         # No argument validation: its checks cost a host sync and ~6 small ops per step.
         return Normal(mu, F.softplus(raw) + 1e-5, validate_args=False)
 
