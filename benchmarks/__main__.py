@@ -14,6 +14,7 @@ import traceback
 from pathlib import Path
 
 from benchmarks.common import machine
+from benchmarks.goals import summary
 
 SUITE = ["train_throughput", "gan_throughput", "gmm_vs_sklearn", "metrics_speed", "toy_modes", "priors",
          "study_time"]
@@ -32,6 +33,7 @@ def main(names: list[str]) -> int:
             failed.append(name)
             results[name] = {"error": traceback.format_exc(limit=1).strip().splitlines()[-1]}
         print(f"({name}: {time.perf_counter() - t0:.0f} s)", flush=True)
+    print("\n" + summary(results))
     out = Path(__file__).with_name("results.json")
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"\nwrote {out}")
