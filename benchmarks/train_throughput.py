@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import logging
 import math
 import time
 from contextlib import redirect_stderr, redirect_stdout
@@ -139,6 +140,7 @@ def pythae_rate(ds: Dataset, steps: int) -> float | None:
     config = VAEConfig(input_dim=(1, 28, 28), latent_dim=32, reconstruction_loss="bce")
     model = VAE(config, encoder=Encoder(), decoder=Decoder())
     x = ds.train[: steps * 128]
+    logging.disable(logging.INFO)  # pythae's trainer logs its set-up at INFO
     with tempfile.TemporaryDirectory() as tmp, redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
         train_cfg = BaseTrainerConfig(output_dir=tmp, per_device_train_batch_size=128, num_epochs=1,
                                       learning_rate=1e-3, no_cuda=True, train_dataloader_num_workers=0)
@@ -146,7 +148,9 @@ def pythae_rate(ds: Dataset, steps: int) -> float | None:
         trainer.prepare_training()  # what BaseTrainer.train does before its epoch loop
         t0 = time.perf_counter()
         trainer.train_step(1)
-        return x.shape[0] / (time.perf_counter() - t0)
+        rate = x.shape[0] / (time.perf_counter() - t0)
+    logging.disable(logging.NOTSET)
+    return rate
 
 
 def conv_rates(ds: Dataset, steps: int, rounds: int) -> tuple[list[float], list[float]]:
