@@ -13,6 +13,7 @@ import torch
 import gausslab as gl
 
 TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
+SCRIPT = str(Path(__file__).with_name("ddp_fit.py"))
 ARGS = ["train", "vae", "--data", "ring8", "--set", "data.n=2000", "--set", "train.steps=60",
         "--set", "train.batch_size=64", "--set", "train.checkpoint_every=20", "--set", "model.latent_dim=2",
         "--set", "model.hidden=[32, 32]", "--quiet"]
@@ -48,17 +49,35 @@ def test_torchrun_trains_only_rank_0_writes_and_resumes_with_the_same_world(tmp_
 
 @pytest.mark.slow
 def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path):
-    # With the reparameterisation noise off (tests/noiseless_fit.py), the only randomness left is
+    # With the reparameterisation noise off (tests/ddp_fit.py), the only randomness left is
     # the batch order, which both runs share: the 2-process run must reproduce the 1-process
     # weights up to float rounding in the gradient average (2.7e-7 relative in our runs). For
     # scale: both ranks reading the same half-batch gives 0.15, summing instead of averaging 3e-3.
-    script = str(Path(__file__).with_name("noiseless_fit.py"))
-    ok = run([sys.executable, script, str(tmp_path / "single")])
+    ok = run([sys.executable, SCRIPT, str(tmp_path / "single")])
     assert ok.returncode == 0, ok.stderr
-    ok = run([TORCHRUN, "--standalone", "--nproc-per-node", "2", script, str(tmp_path / "ddp")])
+    ok = run([TORCHRUN, "--standalone", "--nproc-per-node", "2", SCRIPT, str(tmp_path / "ddp")])
     assert ok.returncode == 0, ok.stderr
     a, b = gl.load(tmp_path / "single"), gl.load(tmp_path / "ddp")
     with torch.no_grad():
         gap = sum((p - q).square().sum() for p, q in zip(a.parameters(), b.parameters()))
         size = sum(p.square().sum() for p in a.parameters())
     assert float((gap / size).sqrt()) < 1e-5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy", ["stop", "skip"])
+def test_a_nan_on_one_rank_is_handled_by_all_ranks_together(tmp_path, policy):
+    # A NaN loss on rank 1 alone: "skip" drops that batch on both ranks (they stay in step and in
+    # sync), "stop" stops both with the one-line error instead of leaving rank 0 in a collective.
+    out = tmp_path / "ddp"
+    done = run([TORCHRUN, "--standalone", "--nproc-per-node", "2", SCRIPT, str(out), "--poison-step", "5",
+                "--policy", policy])
+    if policy == "skip":
+        assert done.returncode == 0, done.stderr
+        last = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
+        assert last["step"] == 60 and last["skipped_batches"] == 1
+        assert json.loads((out / "state.json").read_text())["ranks_in_sync"]
+    else:
+        assert done.returncode != 0
+        assert done.stderr.count("loss became non-finite at step 5") == 2  # both ranks say why
+        assert not (out / "state.json").exists()

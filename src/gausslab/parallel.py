@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-from torch import nn
+from torch import Tensor, nn
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,14 @@ def in_sync(module: nn.Module) -> bool:
     gathered = [torch.zeros_like(fingerprint) for _ in range(dist.get_world_size())]
     dist.all_gather(gathered, fingerprint)
     return all(torch.equal(g, gathered[0]) for g in gathered)
+
+
+def all_min(t: Tensor) -> Tensor:
+    """The elementwise minimum over ranks (t itself in a world of one): decisions every rank must share."""
+    if dist.is_initialized():
+        t = t.clone()
+        dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return t
 
 
 def barrier() -> None:

@@ -132,12 +132,13 @@ class _Loop:
                 bar.update(1)
                 last = self._after_step(step, rows_seen / max(time.perf_counter() - t0, 1e-9)) or last
         except KeyboardInterrupt:
-            self.guard.check(self._kept)
+            self.guard.check(self._kept, joint=False)  # the other ranks may be anywhere: no collective
             self._checkpoint(step, finished=False)
             where = f"; checkpoint saved in {self.out} — continue with --resume" if self.writer else ""
             raise Interrupted(f"interrupted at step {step}{where}") from None
-        except Exception:
-            self.guard.check(self._kept)  # weights gone non-finite can fail later code: name the cause
+        except Exception as err:
+            if not isinstance(err, TrainingError):  # weights gone non-finite can fail later code: name the cause
+                self.guard.check(self._kept, joint=False)
             raise
         finally:
             bar.close()
