@@ -121,24 +121,25 @@ class VAE(GenerativeModel):
         z = q.rsample()
         recon = self.likelihood.log_prob(self.decoder(z), x)  # [B]
         kl, per_unit = self.kl(q, z)
+        recon_mean, kl_mean = recon.mean(), kl.mean()
         beta = self.beta_at(step)
-        yield Loss("model", beta * self._free_bits(kl, per_unit) - recon.mean(), {
-            "recon": recon.mean().detach(),
-            "kl": kl.mean().detach(),
+        yield Loss("model", beta * self._free_bits(kl_mean, per_unit) - recon_mean, {
+            "recon": recon_mean.detach(),
+            "kl": kl_mean.detach(),
             "beta": torch.tensor(beta),
         })
 
-    def _free_bits(self, kl: Tensor, per_unit: Tensor | None) -> Tensor:
+    def _free_bits(self, kl_mean: Tensor, per_unit: Tensor | None) -> Tensor:
         """Batch-mean KL with each unit's KL floored at `free_bits` nats (Kingma et al. 2016).
 
         Priors without a per-unit closed form floor the total at free_bits * latent_dim.
         """
         lam = self.config.free_bits
         if lam == 0:
-            return kl.mean()
+            return kl_mean
         if per_unit is not None:
             return per_unit.mean(0).clamp(min=lam).sum()
-        return kl.mean().clamp(min=lam * self.config.latent_dim)
+        return kl_mean.clamp(min=lam * self.config.latent_dim)
 
     def validation_terms(self, x: Tensor) -> dict[str, Tensor]:
         terms = self.elbo(x)
