@@ -78,6 +78,6 @@ def test_a_nan_on_one_rank_is_handled_by_all_ranks_together(tmp_path, policy):
         assert last["step"] == 60 and last["skipped_batches"] == 1
         assert json.loads((out / "state.json").read_text())["ranks_in_sync"]
     else:
-        assert done.returncode != 0
-        assert done.stderr.count("loss became non-finite at step 5") == 2  # both ranks say why
+        # torchrun may stop rank 0 before it prints, once rank 1 has failed: one message at least
+        assert done.returncode != 0 and "loss became non-finite at step 5" in done.stderr
         assert not (out / "state.json").exists()
