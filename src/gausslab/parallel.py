@@ -8,6 +8,7 @@ doing it explicitly lets GAN updates (generator and discriminator stepped in tur
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 
@@ -44,6 +45,8 @@ def context(device: str = "auto") -> DistContext:
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+        # Leave the group cleanly at exit: a gloo peer that vanishes mid-teardown can abort the others.
+        atexit.register(dist.destroy_process_group)
     return DistContext(rank=rank, world=world, local_rank=local_rank, device=dev)
 
 
