@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import gausslab as gl
+from gausslab import checkpoint as ckpt
 from gausslab.config import TrainConfig
 from gausslab.errors import CheckpointError
 from gausslab.models import build_model
@@ -57,3 +58,40 @@ def test_no_pickle_in_checkpoints(run):
     state = json.loads((run / "state.json").read_text())
     assert set(state["sha256"]) == {"model.safetensors", "state.safetensors"}
     assert torch.equal(gl.load(run).prior._zero, torch.zeros(()))
+
+
+def _cut_short(monkeypatch, where: str):
+    """Make save_checkpoint die at `where`, as a SIGKILL would ('commit': writing state.json;
+    'promote': moving the first pending weight file into place, after the commit)."""
+
+    def die(*args, **kwargs):
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(ckpt, {"commit": "atomic_write_json", "promote": "_promote"}[where], die)
+
+
+@pytest.mark.parametrize("where, step", [("commit", 3), ("promote", 6)])
+def test_a_save_cut_short_leaves_a_run_that_loads_and_resumes_exactly(vectors, tmp_path, monkeypatch, where, step):
+    # Killed before the commit, the run is the previous checkpoint (step 3); after it, the new one (step 6).
+    cfg = TrainConfig(steps=9, batch_size=16, checkpoint_every=3, epochs=100)
+    make = lambda: build_model("vae", vectors, latent_dim=2, hidden=(8,))  # noqa: E731
+    out = tmp_path / "run"
+    saves = []
+    original = ckpt.save_checkpoint
+
+    def save(run, model, optimizers, done, **extra):
+        saves.append(done)
+        if done == 6:
+            _cut_short(monkeypatch, where)
+        original(run, model, optimizers, done, **extra)
+
+    monkeypatch.setattr("gausslab.train.ckpt.save_checkpoint", save)
+    with pytest.raises(SystemExit):
+        gl.fit(make(), vectors, cfg, out=out)
+    monkeypatch.undo()
+    assert saves == [3, 6] and ckpt.read_state(out)["step"] == step
+    gl.load(out)  # the weights of that step, checksums verified
+    resumed = gl.fit(make(), vectors, cfg, out=out, resume=True).model
+    straight = gl.fit(make(), vectors, cfg).model
+    assert all(torch.equal(a, b) for a, b in zip(resumed.state_dict().values(), straight.state_dict().values()))
+    assert not list(out.glob("*.pending"))

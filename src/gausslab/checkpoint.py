@@ -2,11 +2,18 @@
 
 Only safetensors and JSON are read back, so loading never runs code. `state.json` records the
 sha256 of both weight files; a torn or edited file is reported instead of used.
+
+A checkpoint is three files, so it is saved in two phases: the weight files are written beside
+the old ones as `*.pending`, `state.json` (naming their checksums) replaces the old one, which
+commits the checkpoint, and then the pending files replace the old ones. A process killed at any
+point leaves a run that loads: before the commit, the old files match the old `state.json`;
+after it, a reader takes the pending file whose checksum `state.json` names.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +30,7 @@ from gausslab.fileio import atomic_write_bytes, atomic_write_json, sha256
 from gausslab.models import GenerativeModel, build_model
 
 CONFIG, MODEL, STATE, STATE_JSON, LOG = "config.json", "model.safetensors", "state.safetensors", "state.json", "log.jsonl"
+PENDING = ".pending"  # suffix of a weight file written but not yet moved into place
 
 
 @dataclass
@@ -94,21 +102,29 @@ def _join_optimizer(name: str, tensors: dict[str, torch.Tensor], meta: dict[str,
 def save_checkpoint(
     out: Path, model: GenerativeModel, optimizers: dict[str, torch.optim.Optimizer], step: int, **extra: Any
 ) -> None:
-    """Weights, optimizer and RNG state at `step`, written atomically; state.json last (it commits)."""
-    atomic_write_bytes(out / MODEL, _tensors_bytes(model.state_dict()))
+    """Weights, optimizer and RNG state at `step`, in two phases (see the module docstring)."""
     tensors, meta = {"rng.torch": torch.get_rng_state()}, {}
     if torch.cuda.is_available():
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
     for name, opt in optimizers.items():
         t, meta[name] = _split_optimizer(name, opt)
         tensors.update(t)
-    atomic_write_bytes(out / STATE, _tensors_bytes(tensors))
+    files = {MODEL: _tensors_bytes(model.state_dict()), STATE: _tensors_bytes(tensors)}
+    for name, data in files.items():
+        atomic_write_bytes(out / (name + PENDING), data)
     atomic_write_json(out / STATE_JSON, {
         "step": step,
         "optimizers": meta,
-        "sha256": {MODEL: sha256(out / MODEL), STATE: sha256(out / STATE)},
+        "sha256": {name: sha256(out / (name + PENDING)) for name in files},
         **extra,
     })
+    _promote(out, list(files))
+
+
+def _promote(out: Path, names: list[str]) -> None:
+    """Move committed pending weight files into place (a reader accepts either until then)."""
+    for name in names:
+        os.replace(out / (name + PENDING), out / name)
 
 
 def read_state(run: str | Path) -> dict[str, Any]:
@@ -125,11 +141,14 @@ def read_state(run: str | Path) -> dict[str, Any]:
 
 
 def _read_tensors(run: Path, name: str, state: dict[str, Any]) -> dict[str, torch.Tensor]:
-    path = run / name
-    if not path.is_file():
+    path, pending = run / name, run / (name + PENDING)
+    if not path.is_file() and not pending.is_file():
         raise CheckpointError(f"run folder {str(run)!r} is missing {name}")
-    if sha256(path) != state["sha256"].get(name):
-        raise CheckpointError(f"{str(path)!r} does not match the checksum in {STATE_JSON}: torn or edited file")
+    want = state["sha256"].get(name)
+    if not path.is_file() or sha256(path) != want:
+        if not (pending.is_file() and sha256(pending) == want):  # not a save cut short after its commit
+            raise CheckpointError(f"{str(path)!r} does not match the checksum in {STATE_JSON}: torn or edited file")
+        path = pending
     try:
         return st_load(path.read_bytes())
     except (SafetensorError, ValueError) as err:
