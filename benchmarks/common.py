@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import torch
 
+import gausslab as gl
+
 
 def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
     """Fastest wall time of `repeats` calls (seconds): the least disturbed by other processes."""
@@ -18,6 +20,17 @@ def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def fit_steps_per_s(model, data, steps: int, batch: int, warmup: int = 0, **train: object) -> float:
+    """Steps/s of `gausslab.fit` over `steps` steps (one log line, no checkpoint), after `warmup` untimed steps."""
+    cfg = gl.TrainConfig(steps=steps, epochs=10_000, batch_size=batch, log_every=steps, checkpoint_every=10**9,
+                         **train)
+    if warmup:
+        gl.fit(model, data, cfg.model_copy(update={"steps": warmup}), progress=False)
+    t0 = time.perf_counter()
+    gl.fit(model, data, cfg, progress=False)
+    return steps / (time.perf_counter() - t0)
 
 
 def median_ratio(a: list[float], b: list[float]) -> float:

@@ -17,19 +17,14 @@ import torch.nn.functional as F
 from torch import nn
 
 import gausslab as gl
-from benchmarks.common import median_ratio, table
+from benchmarks.common import fit_steps_per_s, median_ratio, table
 from gausslab.config import GANConfig
 
 BATCH = 128
 
 
 def gausslab_rate(ds, steps: int) -> float:
-    model = gl.build_model("gan", ds)
-    cfg = gl.TrainConfig(steps=steps, epochs=10_000, batch_size=BATCH, log_every=steps, checkpoint_every=10**9)
-    gl.fit(model, ds, cfg.model_copy(update={"steps": 5}), progress=False)  # warm-up
-    t0 = time.perf_counter()
-    gl.fit(model, ds, cfg, progress=False)
-    return steps / (time.perf_counter() - t0)
+    return fit_steps_per_s(gl.build_model("gan", ds), ds, steps, BATCH, warmup=5)
 
 
 def _mlp(sizes, act) -> nn.Sequential:

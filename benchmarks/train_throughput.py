@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 import gausslab as gl
-from benchmarks.common import best_of, gemm_peak_flops, median_ratio, table
+from benchmarks.common import best_of, fit_steps_per_s, gemm_peak_flops, median_ratio, table
 from gausslab.data.dataset import Dataset
 
 LAYERS = [784, 512, 512, 32]
@@ -53,12 +53,7 @@ def gemm_ceiling_rate(repeats: int = 20) -> float:
 
 def gausslab_rate(ds: Dataset, steps: int, amp: str = "off") -> float:
     model = gl.build_model("vae", ds, latent_dim=32, hidden=(512, 512), arch="mlp")
-    cfg = gl.TrainConfig(steps=steps, epochs=10_000, batch_size=128, log_every=steps, checkpoint_every=10**9,
-                         amp=amp)
-    gl.fit(model, ds, cfg.model_copy(update={"steps": 5}), progress=False)  # warm-up
-    t0 = time.perf_counter()
-    gl.fit(model, ds, cfg, progress=False)
-    return steps * 128 / (time.perf_counter() - t0)
+    return 128 * fit_steps_per_s(model, ds, steps, 128, warmup=5, amp=amp)
 
 
 def negative_elbo(enc, dec, x: torch.Tensor) -> torch.Tensor:
@@ -141,31 +136,29 @@ def pythae_rate(ds: Dataset, steps: int) -> float | None:
     model = VAE(config, encoder=Encoder(), decoder=Decoder())
     x = ds.train[: steps * 128]
     logging.disable(logging.INFO)  # pythae's trainer logs its set-up at INFO
-    with tempfile.TemporaryDirectory() as tmp, redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
-        train_cfg = BaseTrainerConfig(output_dir=tmp, per_device_train_batch_size=128, num_epochs=1,
-                                      learning_rate=1e-3, no_cuda=True, train_dataloader_num_workers=0)
-        trainer = BaseTrainer(model, BaseDataset(x, torch.zeros(len(x))), training_config=train_cfg)
-        trainer.prepare_training()  # what BaseTrainer.train does before its epoch loop
-        t0 = time.perf_counter()
-        trainer.train_step(1)
-        rate = x.shape[0] / (time.perf_counter() - t0)
-    logging.disable(logging.NOTSET)
-    return rate
+    try:
+        with tempfile.TemporaryDirectory() as tmp, redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+            train_cfg = BaseTrainerConfig(output_dir=tmp, per_device_train_batch_size=128, num_epochs=1,
+                                          learning_rate=1e-3, no_cuda=True, train_dataloader_num_workers=0)
+            trainer = BaseTrainer(model, BaseDataset(x, torch.zeros(len(x))), training_config=train_cfg)
+            trainer.prepare_training()  # what BaseTrainer.train does before its epoch loop
+            t0 = time.perf_counter()
+            trainer.train_step(1)
+            return x.shape[0] / (time.perf_counter() - t0)
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def conv_rates(ds: Dataset, steps: int, rounds: int) -> tuple[list[float], list[float]]:
     """Conv VAE on 28x28 (gausslab's default conv nets): gausslab.fit vs a hand loop over the same
     networks, `rounds` interleaved rounds after a warm-up."""
     model = gl.build_model("vae", ds, latent_dim=32, arch="conv")
-    cfg = gl.TrainConfig(steps=steps, epochs=10_000, batch_size=128, log_every=steps, checkpoint_every=10**9)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    gl.fit(model, ds, cfg.model_copy(update={"steps": 3}), progress=False)
+    fit_steps_per_s(model, ds, 3, 128)  # warm-up
     hand_loop(model.encoder, model.decoder, opt, ds.train, ds.test, 3)
     ours, theirs = [], []
     for _ in range(rounds):
-        t0 = time.perf_counter()
-        gl.fit(model, ds, cfg, progress=False)
-        ours.append(steps * 128 / (time.perf_counter() - t0))
+        ours.append(128 * fit_steps_per_s(model, ds, steps, 128))
         theirs.append(hand_loop(model.encoder, model.decoder, opt, ds.train, ds.test, steps))
     return ours, theirs
 
