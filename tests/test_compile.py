@@ -27,7 +27,7 @@ def test_compiled_vae_matches_eager_and_its_checkpoint_loads(tmp_path):
     nets = [compiled.model.encoder, compiled.model.decoder]
     assert all(net._compiled_call_impl is not None for net in nets)  # nn.Module.compile was applied
     assert eager.model.encoder._compiled_call_impl is None
-    assert compiled.last["test_elbo"] == pytest.approx(eager.last["test_elbo"], rel=1e-4)
+    assert compiled.last["valid_elbo"] == pytest.approx(eager.last["valid_elbo"], rel=1e-4)
     loaded = gl.load(tmp_path / "compiled")  # same state-dict keys as an eager model
     for a, b in zip(loaded.parameters(), eager.model.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)

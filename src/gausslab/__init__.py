@@ -1,7 +1,6 @@
 """gausslab: generative models on Gaussian bases (VAEs, GANs, Gaussian mixtures) and what the base costs."""
 
-__version__ = "0.1.0"
-
+from gausslab.version import __version__
 from gausslab.checkpoint import load
 from gausslab.config import DataConfig, GANConfig, GMMConfig, RunConfig, TrainConfig, VAEConfig
 from gausslab.data import Dataset, load_dataset

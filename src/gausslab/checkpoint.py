@@ -23,7 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from gausslab import __version__
+from gausslab.version import __version__
 from gausslab.config import RunConfig, validate
 from gausslab.errors import CheckpointError, GausslabError
 from gausslab.fileio import atomic_write_bytes, atomic_write_json, sha256

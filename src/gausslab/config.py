@@ -26,6 +26,7 @@ class StrictModel(BaseModel):
 class DataConfig(StrictModel):
     name: str = "digits"  # a built-in name (`gausslab datasets`) or a path to a file/folder
     test_fraction: float = Field(0.2, gt=0, lt=1)
+    valid_fraction: float = Field(0.1, ge=0, lt=1)  # held out from training for every choice (0: none)
     seed: int = 0
     n: int | None = Field(None, gt=0)  # size of a generated data set (toys, shapes)
 

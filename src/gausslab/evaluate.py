@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from gausslab import __version__
+from gausslab.version import __version__
 from gausslab.data import Dataset
 from gausslab.errors import lookup
 from gausslab.metrics import disentangle, features, latent, likelihood, samples

@@ -249,16 +249,18 @@ class _Loop:
 
     @torch.inference_mode()
     def _validate(self) -> dict[str, float]:
-        """Held-out terms averaged over the test split, with a fixed seed so epochs are comparable."""
+        """Held-out terms averaged over the validation split (the test split when there is none), keyed
+        `valid_*` / `test_*`, with a fixed seed so epochs are comparable."""
+        split = "valid" if self.data.valid is not None else "test"
         self.model.eval()
-        test, sums = self.data.test.to(self.dist.device), {}
+        held_out, sums = getattr(self.data, split).to(self.dist.device), {}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            for chunk in test.split(1024):
+            for chunk in held_out.split(1024):
                 for k, v in self.model.validation_terms(chunk).items():
                     sums[k] = sums.get(k, 0.0) + float(v) * chunk.shape[0]
         self.model.train()
-        return {k: v / test.shape[0] for k, v in sums.items()}
+        return {f"{split}_{k}": v / held_out.shape[0] for k, v in sums.items()}
 
     def _checkpoint(self, done: int, finished: bool) -> None:
         synced = parallel.in_sync(self.model)  # collective: every rank takes part

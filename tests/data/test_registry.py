@@ -20,9 +20,9 @@ def test_registry_names():
 def test_ring8_default_split():
     ds = load_dataset("ring8")
     assert isinstance(ds, Dataset) and ds.name == "ring8"
-    assert ds.train.shape == (10_000, 2) and ds.test.shape == (2_500, 2)
+    assert ds.train.shape == (8_750, 2) and ds.valid.shape == (1_250, 2) and ds.test.shape == (2_500, 2)
     assert ds.kind == "vector" and ds.shape == (2,) and ds.dim == 2
-    assert ds.labels.shape == (10_000,) and ds.test_labels.shape == (2_500,)
+    assert ds.labels.shape == (8_750,) and ds.valid_labels.shape == (1_250,) and ds.test_labels.shape == (2_500,)
     assert ds.modes.centres.shape == (8, 2) and ds.log_prob(ds.test).shape == (2_500,)
 
 
@@ -33,14 +33,22 @@ def _indexed(n: int) -> RawData:
 
 
 def test_split_is_seeded_disjoint_and_aligned():
-    a, b, c = (split(_indexed(100), "t", 0.3, seed) for seed in (5, 5, 6))
-    assert torch.equal(a.train, b.train) and torch.equal(a.test, b.test)
+    a, b, c = (split(_indexed(100), "t", 0.3, 0.2, seed) for seed in (5, 5, 6))
+    assert torch.equal(a.train, b.train) and torch.equal(a.valid, b.valid) and torch.equal(a.test, b.test)
     assert not torch.equal(a.train, c.train)
-    assert len(a.train) == 70 and len(a.test) == 30
-    train, test = set(a.labels.tolist()), set(a.test_labels.tolist())
-    assert not train & test and train | test == set(range(100))
-    for x, y, f in [(a.train, a.labels, a.factors), (a.test, a.test_labels, a.test_factors)]:
+    assert len(a.train) == 50 and len(a.valid) == 20 and len(a.test) == 30
+    train, valid, test = set(a.labels.tolist()), set(a.valid_labels.tolist()), set(a.test_labels.tolist())
+    assert not train & test and not train & valid and not valid & test
+    assert train | valid | test == set(range(100))
+    for x, y, f in [(a.train, a.labels, a.factors), (a.valid, a.valid_labels, a.valid_factors),
+                    (a.test, a.test_labels, a.test_factors)]:
         assert torch.equal(x[:, 0].long(), y) and torch.equal(f[:, 1].long(), y)
+
+
+def test_test_split_does_not_depend_on_the_validation_fraction():
+    with_valid, without = split(_indexed(100), "t", 0.3, 0.2, 5), split(_indexed(100), "t", 0.3, 0.0, 5)
+    assert torch.equal(with_valid.test, without.test) and without.valid is None
+    assert torch.equal(torch.cat([with_valid.train, with_valid.valid]).sort(0).values, without.train.sort(0).values)
 
 
 def test_seed_changes_the_toy_sample_and_the_split():
@@ -50,15 +58,16 @@ def test_seed_changes_the_toy_sample_and_the_split():
 def test_digits_and_shapes():
     digits = load_dataset("digits")
     assert digits.kind == "image" and digits.shape == (1, 8, 8)
-    assert len(digits.train) + len(digits.test) == 1797 and len(digits.test) == 359
+    assert len(digits.train) + len(digits.valid) + len(digits.test) == 1797 and len(digits.test) == 359
+    assert len(digits.valid) == 180
     shapes = load_dataset("shapes", n=200, size=64, test_fraction=0.25)
-    assert shapes.train.shape == (150, 1, 64, 64) and shapes.factor_names[0] == "shape"
+    assert shapes.train.shape == (130, 1, 64, 64) and shapes.factor_names[0] == "shape"
     assert torch.equal(shapes.test_factors[:, 0].long(), shapes.test_labels)
 
 
 def test_options_pass_through():
-    ds = load_dataset("grid25", n=1000, test_fraction=0.1)
-    assert len(ds.train) == 900 and len(ds.test) == 100
+    ds = load_dataset("grid25", n=1000, test_fraction=0.1, valid_fraction=0.05)
+    assert len(ds.train) == 850 and len(ds.valid) == 50 and len(ds.test) == 100
 
 
 def test_unknown_option():
@@ -77,6 +86,12 @@ def test_bad_test_fraction(fraction):
     expect_error(DataError, fragments, load_dataset, "ring8", test_fraction=fraction)
 
 
+@pytest.mark.parametrize("fraction", [1, 1.5, -0.2, float("nan"), "0.1"])
+def test_bad_valid_fraction(fraction):
+    fragments = [f"valid_fraction={fraction!r}", "between 0 (included) and 1"]
+    expect_error(DataError, fragments, load_dataset, "ring8", valid_fraction=fraction)
+
+
 def test_split_that_leaves_a_side_empty():
     fragments = ["test_fraction=0.1", "3 examples", "test split empty"]
     expect_error(DataError, fragments, load_dataset, "moons", n=3, test_fraction=0.1)
@@ -87,7 +102,7 @@ def test_files_by_path(tmp_path, monkeypatch):
     np.savez(tmp_path / "faces.npz", x=np.zeros((10, 4, 4), np.uint8), y=np.arange(10))
     ds = load_dataset(str(tmp_path / "faces.npz"))
     assert ds.name == "faces.npz" and ds.kind == "image" and ds.shape == (1, 4, 4)
-    assert len(ds.train) == 8 and len(ds.test_labels) == 2
+    assert len(ds.train) == 7 and len(ds.valid) == 1 and len(ds.test_labels) == 2
     monkeypatch.chdir(tmp_path)
     (tmp_path / "pics").mkdir()
     (tmp_path / "pics" / "notes.txt").write_text("not an image: ignored")

@@ -20,11 +20,13 @@ class Modes:
 
 @dataclass
 class Dataset:
-    """A train/test split of float32 tensors plus whatever is known about the data.
+    """A train / validation / test split of float32 tensors plus whatever is known about the data.
 
-    `log_prob(x) -> [N]` is the exact density (in the data's own units) when known;
-    `labels`/`factors` hold `[N]` / `[N, F]` tensors for the train split and `test_labels` /
-    `test_factors` for the test split.
+    `valid` is carved from the training examples and is what every choice (early stopping, a
+    mixture's K, anything "best") is made on, so the test split is only ever scored; it is None
+    when a data set has no validation split. `log_prob(x) -> [N]` is the exact density (in the
+    data's own units) when known; `labels`/`factors` hold `[N]` / `[N, F]` tensors for the train
+    split and `valid_*` / `test_*` for the others.
     """
 
     name: str
@@ -38,6 +40,9 @@ class Dataset:
     factor_names: list[str] = field(default_factory=list)
     log_prob: Callable[[Tensor], Tensor] | None = None
     modes: Modes | None = None
+    valid: Tensor | None = None  # [V, *shape] float32
+    valid_labels: Tensor | None = None  # [V] int64
+    valid_factors: Tensor | None = None  # [V, F] float32
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -43,37 +43,48 @@ def load_dataset(
     *,
     test_fraction: float = 0.2,
     seed: int = 0,
+    valid_fraction: float = 0.1,
     **options: object,
 ) -> Dataset:
-    """A built-in data set (by name) or a file/folder (by path), split train/test.
+    """A built-in data set (by name) or a file/folder (by path), split train / validation / test.
 
-    seed: seeds both the sampling of built-ins and the train/test permutation.
+    seed: seeds both the sampling of built-ins and the permutation behind the splits.
+    valid_fraction: the share of all examples held out from training for validation (0: none).
     options: builder options of a built-in, e.g. `n=` for toys, `size=` for shapes.
     """
-    _check_fraction(test_fraction)
+    _check_fraction("test_fraction", test_fraction)
+    _check_fraction("valid_fraction", valid_fraction, zero=True)
+    fractions = (test_fraction, valid_fraction)
     if isinstance(name_or_path, str) and name_or_path in DATASETS:
-        return split(_build(name_or_path, seed, options), name_or_path, test_fraction, seed)
+        return split(_build(name_or_path, seed, options), name_or_path, *fractions, seed)
     if not _looks_like_path(name_or_path):
         raise unknown_choice("dataset", name_or_path, DATASETS)
     if options:
         where = repr(str(name_or_path))
         raise ConfigError(f"options {sorted(options)} apply only to built-in data sets, not to {where}")
     name = os.path.basename(os.path.abspath(name_or_path))
-    return split(read_path(name_or_path), name, test_fraction, seed)
+    return split(read_path(name_or_path), name, *fractions, seed)
 
 
-def split(raw: RawData, name: str, test_fraction: float, seed: int) -> Dataset:
-    """A seeded permutation; its last round(test_fraction·N) examples form the test split."""
+def split(raw: RawData, name: str, test_fraction: float, valid_fraction: float, seed: int) -> Dataset:
+    """A seeded permutation: its last round(test_fraction·N) examples form the test split, the
+    round(valid_fraction·N) before them the validation split, the rest the training split.
+
+    The test split does not depend on valid_fraction, so runs with and without validation are
+    scored on the same test examples.
+    """
     n = len(raw.x)
-    n_test = round(test_fraction * n)
-    if not 0 < n_test < n:
+    n_test, n_valid = round(test_fraction * n), round(valid_fraction * n)
+    if n_test == 0 or n_test + n_valid >= n:
         empty = "test" if n_test == 0 else "train"
         raise DataError(
-            f"test_fraction={test_fraction} of {n} examples in {name!r} leaves the {empty} split empty; "
-            "use more examples or another test_fraction"
+            f"test_fraction={test_fraction} and valid_fraction={valid_fraction} of {n} examples in {name!r} "
+            f"leave the {empty} split empty; use more examples or smaller fractions"
         )
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    train_idx, test_idx = order[: n - n_test], order[n - n_test :]
+    n_train = n - n_test - n_valid
+    train_idx, valid_idx, test_idx = order[:n_train], order[n_train : n - n_test], order[n - n_test :]
+    has_valid = n_valid > 0
 
     def part(t: Tensor | None, idx: Tensor) -> Tensor | None:
         return None if t is None else t[idx]
@@ -90,6 +101,9 @@ def split(raw: RawData, name: str, test_fraction: float, seed: int) -> Dataset:
         factor_names=list(raw.factor_names),
         log_prob=raw.log_prob,
         modes=raw.modes,
+        valid=raw.x[valid_idx] if has_valid else None,
+        valid_labels=part(raw.labels, valid_idx) if has_valid else None,
+        valid_factors=part(raw.factors, valid_idx) if has_valid else None,
     )
 
 
@@ -118,10 +132,11 @@ def _build(name: str, seed: int, options: dict[str, object]) -> RawData:
     return builder(**options, seed=seed) if "seed" in params else builder(**options)
 
 
-def _check_fraction(test_fraction: object) -> None:
-    ok = isinstance(test_fraction, (int, float)) and not isinstance(test_fraction, bool)
-    if not ok or not 0 < test_fraction < 1:
-        raise DataError(f"test_fraction={test_fraction!r} is not allowed; it must lie between 0 and 1")
+def _check_fraction(option: str, value: object, zero: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not (0 <= value if zero else 0 < value) or not value < 1:
+        low = "0 (included)" if zero else "0"
+        raise DataError(f"{option}={value!r} is not allowed; it must lie between {low} and 1")
 
 
 def _looks_like_path(value: object) -> bool:
@@ -135,4 +150,5 @@ def _looks_like_path(value: object) -> bool:
 def load_from_config(config) -> Dataset:
     """The Dataset a `DataConfig` names (its size option only when set)."""
     options = {"n": config.n} if config.n is not None else {}
-    return load_dataset(config.name, test_fraction=config.test_fraction, seed=config.seed, **options)
+    return load_dataset(config.name, test_fraction=config.test_fraction, valid_fraction=config.valid_fraction,
+                        seed=config.seed, **options)

@@ -28,7 +28,8 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import Tensor, nn
 
-from gausslab import __version__, nets
+from gausslab import nets
+from gausslab.version import __version__
 from gausslab.config import DataConfig, RunConfig, TrainConfig
 from gausslab.data import Dataset
 from gausslab.errors import CheckpointError

@@ -64,7 +64,7 @@ class GenerativeModel(nn.Module):
         raise NotImplementedError
 
     def validation_terms(self, x: Tensor) -> dict[str, Tensor]:
-        """Mean held-out quantities logged once per epoch (e.g. test ELBO)."""
+        """Mean held-out quantities on rows x, logged once per epoch with the split's prefix (e.g. `valid_elbo`)."""
         return {}
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:

@@ -192,7 +192,7 @@ class GMM(GenerativeModel):
         yield Loss(None, -loglik, {"log_likelihood": loglik})
 
     def validation_terms(self, x: Tensor) -> dict[str, Tensor]:
-        return {"test_log_likelihood": self.log_prob(x.double()).mean()}
+        return {"log_likelihood": self.log_prob(x.double()).mean()}
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """n draws [n, *shape] (float32): a component by weight, then mu_k + L_k eps."""

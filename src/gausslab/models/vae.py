@@ -143,4 +143,4 @@ class VAE(GenerativeModel):
 
     def validation_terms(self, x: Tensor) -> dict[str, Tensor]:
         terms = self.elbo(x)
-        return {"test_elbo": terms.elbo.mean(), "test_recon": terms.recon.mean(), "test_kl": terms.kl.mean()}
+        return {"elbo": terms.elbo.mean(), "recon": terms.recon.mean(), "kl": terms.kl.mean()}

@@ -24,7 +24,7 @@ import yaml
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from gausslab import __version__
+from gausslab.version import __version__
 from gausslab.config import DataConfig, parse_overrides, validate
 from gausslab.data import Dataset
 from gausslab.errors import ConfigError, unknown_choice
