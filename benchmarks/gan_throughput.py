@@ -18,7 +18,7 @@ from torch import nn
 
 import gausslab as gl
 from benchmarks.common import fit_steps_per_s, median_ratio, table
-from gausslab.config import GANConfig
+from gausslab.models.gan import GANConfig
 
 BATCH = 128
 

@@ -27,9 +27,9 @@ import torch
 import gausslab as gl
 from benchmarks.common import table
 from gausslab.data import Dataset
-from gausslab.evaluate import evaluate
-from gausslab.models.gmm import k_sweep
-from gausslab.priors import PRIORS, diagonal_mixture_log_prob
+from gausslab.evaluation.evaluate import evaluate
+from gausslab.training.mixtures import k_sweep
+from gausslab.blocks.priors import PRIORS, diagonal_mixture_log_prob
 from gausslab.samplers import ExPostSampler
 
 ARCH = dict(latent_dim=8, hidden=(128, 128), prior_components=10, flow_layers=4)

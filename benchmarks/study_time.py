@@ -6,7 +6,8 @@ import tempfile
 import time
 
 from benchmarks.common import table
-from gausslab.study.run import run_study
+from gausslab.report.build import build_report
+from gausslab.study.driver import run_study
 
 GOAL_S = 600.0
 
@@ -15,6 +16,7 @@ def main(preset: str = "standard") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         result = run_study(tmp, data="digits", preset=preset, quiet=True)
+        build_report(result.out)
         wall = time.perf_counter() - t0
     row = {"preset": preset, "wall_s": wall, "fraction_of_10_min_goal": wall / GOAL_S, **result.counts}
     print(table([row], "gausslab study on digits"))

@@ -24,7 +24,7 @@ import torch
 
 import gausslab as gl
 from benchmarks.common import table
-from gausslab.config import parse_overrides
+from gausslab.training.run_config import parse_overrides
 from gausslab.metrics import toy_metrics
 
 VARIANTS: dict[str, dict] = {

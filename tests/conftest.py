@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from gausslab.config import TrainConfig
+from gausslab.training.config import TrainConfig
 from gausslab.data.dataset import Dataset
 
 # Two xdist workers on two cores: one intra-op thread each (more stalls small ops badly), and the

@@ -1,16 +1,17 @@
 """gausslab: generative models on Gaussian bases (VAEs, GANs, Gaussian mixtures) and what the base costs."""
 
+from gausslab.core.errors import CheckpointError, ConfigError, DataError, GausslabError, TrainingError
+from gausslab.data import DataConfig, Dataset, load_dataset
+from gausslab.evaluation.evaluate import Evaluation, evaluate
+from gausslab.models import MODELS, GANConfig, GMMConfig, VAEConfig, build_model
+from gausslab.training.checkpoint import load
+from gausslab.training.config import TrainConfig
+from gausslab.training.loop import FitResult, fit
+from gausslab.training.run_config import RunConfig
 from gausslab.version import __version__
-from gausslab.checkpoint import load
-from gausslab.config import DataConfig, GANConfig, GMMConfig, RunConfig, TrainConfig, VAEConfig
-from gausslab.data import Dataset, load_dataset
-from gausslab.evaluate import Evaluation, evaluate
-from gausslab.errors import CheckpointError, ConfigError, DataError, GausslabError, TrainingError
-from gausslab.models import MODELS, build_model
-from gausslab.train import FitResult, fit
 
 __all__ = [
-    "MODELS", "CheckpointError", "ConfigError", "DataConfig", "DataError", "Dataset", "FitResult", "GANConfig",
-    "GMMConfig", "GausslabError", "RunConfig", "TrainConfig", "TrainingError", "VAEConfig", "build_model", "fit", "Evaluation", "evaluate",
-    "load", "load_dataset",
+    "MODELS", "CheckpointError", "ConfigError", "DataConfig", "DataError", "Dataset", "Evaluation", "FitResult",
+    "GANConfig", "GMMConfig", "GausslabError", "RunConfig", "TrainConfig", "TrainingError", "VAEConfig",
+    "__version__", "build_model", "evaluate", "fit", "load", "load_dataset",
 ]

@@ -19,17 +19,18 @@ import torch
 import typer
 from typer.core import TyperGroup
 
-from gausslab import checkpoint as ckpt
-from gausslab.config import load_yaml, resolve
+from gausslab.training import checkpoint as ckpt
+from gausslab.core.config import load_yaml
+from gausslab.training.run_config import resolve
 from gausslab.data import load_from_config
 from gausslab.data.registry import describe
-from gausslab.errors import ConfigError, GausslabError, lookup
-from gausslab.evaluate import evaluate as evaluate_model
-from gausslab.fileio import atomic_write_bytes, atomic_write_json
+from gausslab.core.errors import ConfigError, GausslabError, lookup
+from gausslab.evaluation.evaluate import evaluate as evaluate_model
+from gausslab.core.fileio import atomic_write_bytes, atomic_write_json
 from gausslab.models import MODELS, build_model
-from gausslab.plots import samples_figure, save_png
+from gausslab.plots.grids import samples_figure, save_png
 from gausslab.samplers import SAMPLERS
-from gausslab.train import Interrupted, fit
+from gausslab.training.loop import Interrupted, fit
 
 
 class _Group(TyperGroup):
@@ -85,7 +86,7 @@ def train(
 ) -> None:
     """Train a model and write a run folder (config, weights, log, samples)."""
     if model not in MODELS:
-        from gausslab.errors import unknown_choice
+        from gausslab.core.errors import unknown_choice
 
         raise unknown_choice("model", model, MODELS)
     raw = load_yaml(config) if config else {}
@@ -118,7 +119,7 @@ def sample(
     if suffix not in (".png", ".npy"):
         raise ConfigError(f"--out {str(out)!r} must end in .png or .npy")
     fit_sampler = lookup(SAMPLERS, "sampler", sampler).fit
-    model, info = ckpt.load(run), ckpt.read_info(run)
+    model, info = ckpt.load(run), ckpt.read_run_info(run)
     # `prior` is every model's own sample(); other samplers fit to the run's training data first.
     if sampler == "prior":
         latents = {}
@@ -152,7 +153,7 @@ def evaluate(
     """Compute every metric that applies to the model and data; write metrics.json."""
     if k <= 0:
         raise ConfigError(f"--k must be a positive number of importance samples, got {k}")
-    info = ckpt.read_info(run)
+    info = ckpt.read_run_info(run)
     config = info.config if data is None else resolve(info.config.model_dump(), [f"data.name={data}"])
     ds = load_from_config(config.data)
     if ds.shape != info.shape:
@@ -176,13 +177,14 @@ def study(
     quiet: Quiet = False,
 ) -> None:
     """Train and evaluate every model of the study, then write report.html, report.md and metrics.json."""
-    from gausslab.study.run import run_study
+    from gausslab.report.build import build_report
+    from gausslab.study.driver import run_study
 
     result = run_study(out, data=data, preset=preset, seeds=seeds, overrides=set_ or [], quiet=quiet)
     c = result.counts
     typer.echo(f"study done in {result.wall_s:.1f} s; runs: {c['finished']} finished, {c['skipped']} skipped "
                f"(done before), {c['failed']} failed")
-    typer.echo(f"report: {result.report.html}")
+    typer.echo(f"report: {build_report(result.out).html}")
 
 
 @app.command()

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from gausslab.data.files import read_path
-from gausslab.errors import DataError
+from gausslab.core.errors import DataError
 
 from .checks import expect_error
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from gausslab.data import images
-from gausslab.errors import ConfigError
+from gausslab.core.errors import ConfigError
 
 from .checks import expect_error
 

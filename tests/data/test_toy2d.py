@@ -6,7 +6,7 @@ import torch
 from scipy.stats import multivariate_normal
 
 from gausslab.data import toy2d
-from gausslab.errors import ConfigError, DataError
+from gausslab.core.errors import ConfigError, DataError
 
 from .checks import expect_error
 

@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from gausslab.errors import DataError
+from gausslab.core.errors import DataError
 from gausslab.metrics import dci, mig
 from gausslab.metrics.disentangle import categories, dci_scores, histogram_bins
 

@@ -12,9 +12,9 @@ from torch.distributions import Normal
 
 import gausslab as gl
 import gausslab.metrics.latent as latent
-from gausslab.likelihoods import Gaussian
+from gausslab.blocks.likelihoods import Gaussian
 from gausslab.metrics import latent_fidelity, latent_report, prdc
-from gausslab.priors import StandardNormal
+from gausslab.blocks.priors import StandardNormal
 from tests.conftest import tiny_vectors
 
 GAIN = torch.tensor([1.0, 0.5, 0.05], dtype=torch.float64)  # unit 3: Var(mu) = 0.0025 < 0.01, inactive

@@ -11,7 +11,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from gausslab.errors import ConfigError, DataError
+from gausslab.core.errors import ConfigError, DataError
 from gausslab.metrics import fid, frechet_distance, kid, prdc
 from gausslab.metrics.samples import polynomial_mmd2
 

@@ -10,7 +10,7 @@ import scipy.stats
 import torch
 
 from gausslab.data import Modes, load_dataset
-from gausslab.errors import DataError
+from gausslab.core.errors import DataError
 from gausslab.metrics import ModeCoverage, kde_log_likelihood, mode_coverage, toy_metrics
 from gausslab.models import GenerativeModel, build_model
 from tests.conftest import tiny_vectors

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 import gausslab as gl
-from gausslab.config import TrainConfig
+from gausslab.training.config import TrainConfig
 from gausslab.data.dataset import Dataset
 from gausslab.models import GenerativeModel
 
@@ -43,7 +43,7 @@ def _first_loss(model: GenerativeModel, x: torch.Tensor, step: int = 0) -> tuple
 def check_step_lowers_loss(model: GenerativeModel, data: Dataset) -> None:
     """One optimiser step on a fixed batch (fixed noise) lowers that batch's first loss."""
     x = data.train[:32]
-    opts = model.optimizers(TrainConfig(lr=1e-3))
+    opts = model.optimizers(1e-3)
     torch.manual_seed(0)
     name, before = _first_loss(model, x)
     if name is not None:

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from gausslab.config import GANConfig
-from gausslab.errors import ConfigError
+from gausslab.models.gan import GANConfig
+from gausslab.core.errors import ConfigError
 from gausslab.models import GAN, MODELS, build_model
 from gausslab.models.gan_losses import GAN_LOSSES, gradient_penalty
 from tests.conftest import tiny_images, tiny_vectors

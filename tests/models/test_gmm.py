@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 import gausslab as gl
 from gausslab.cli import app
-from gausslab.errors import DataError
+from gausslab.core.errors import DataError
 from gausslab.models import GMM, build_model
-from gausslab.models.gmm import fit_gmm, k_sweep
+from gausslab.training.mixtures import fit_gmm, k_sweep
 from tests.conftest import tiny_images, tiny_vectors
 from tests.models.suite import check_model
 

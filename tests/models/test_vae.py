@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.distributions import MultivariateNormal
 
-from gausslab.config import VAEConfig
+from gausslab.models.vae import VAEConfig
 from gausslab.models import VAE, build_model
 from tests.models.suite import check_model
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch.distributions import Normal
 
-from gausslab.config import resolve
+from gausslab.training.run_config import resolve
 from gausslab.models import build_model
-from gausslab.priors import PRIORS, StandardNormal
+from gausslab.blocks.priors import PRIORS, StandardNormal
 from tests.conftest import tiny_images, tiny_vectors
 from tests.models.suite import check_model
 

@@ -6,9 +6,9 @@ import string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gausslab.config import resolve
+from gausslab.training.run_config import resolve
 from gausslab.data import load_dataset
-from gausslab.errors import GausslabError
+from gausslab.core.errors import GausslabError
 
 SUFFIXES = ["x.npz", "x.npy", "x.csv", "train-images-idx3-ubyte", "train-images-idx3-ubyte.gz", "x.idx"]
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -4,7 +4,8 @@
 `[N, *shape]`. Vector data is used as given; images are scaled to [0, 1].
 """
 
+from gausslab.data.config import DataConfig
 from gausslab.data.dataset import Dataset, Modes
 from gausslab.data.registry import DATASETS, load_dataset, load_from_config
 
-__all__ = ["DATASETS", "Dataset", "Modes", "load_dataset", "load_from_config"]
+__all__ = ["DATASETS", "DataConfig", "Dataset", "Modes", "load_dataset", "load_from_config"]

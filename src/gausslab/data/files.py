@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from gausslab.data.raw import RawData
-from gausslab.errors import DataError
+from gausslab.core.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 X_KEYS = ("x", "images")  # .npz keys tried for the data, before falling back to the first array

@@ -9,7 +9,7 @@ from sklearn.datasets import load_digits
 from torch import Tensor
 
 from gausslab.data.raw import RawData, check_count
-from gausslab.errors import ConfigError
+from gausslab.core.errors import ConfigError
 
 SHAPE_NAMES = ("square", "ellipse", "triangle")  # factor value 0, 1, 2
 FACTOR_NAMES = ["shape", "scale", "rotation", "x", "y"]

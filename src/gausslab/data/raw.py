@@ -9,7 +9,7 @@ from typing import Literal
 from torch import Tensor
 
 from gausslab.data.dataset import Modes
-from gausslab.errors import ConfigError
+from gausslab.core.errors import ConfigError
 
 
 @dataclass

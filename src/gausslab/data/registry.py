@@ -14,7 +14,7 @@ from gausslab.data import images, toy2d
 from gausslab.data.dataset import Dataset
 from gausslab.data.files import read_path
 from gausslab.data.raw import RawData
-from gausslab.errors import ConfigError, DataError, unknown_choice
+from gausslab.core.errors import ConfigError, DataError, unknown_choice
 
 # name -> builder; a builder's keyword arguments other than `seed` are its options.
 DATASETS: dict[str, Callable[..., RawData]] = {

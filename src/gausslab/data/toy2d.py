@@ -16,7 +16,7 @@ from torch import Tensor
 
 from gausslab.data.dataset import Modes
 from gausslab.data.raw import RawData, check_count
-from gausslab.errors import DataError
+from gausslab.core.errors import DataError
 
 # A 0.2 test split of 12,500 leaves 10,000 train / 2,500 test: the 2,500-sample protocol.
 DEFAULT_N = 12_500

@@ -14,7 +14,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import mutual_info_score
 from torch import Tensor
 
-from gausslab.errors import DataError
+from gausslab.core.errors import DataError
 
 
 def histogram_bins(values: np.ndarray, bins: int = 20) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gausslab.errors import ConfigError, DataError
+from gausslab.core.errors import ConfigError, DataError
 
 Features = np.ndarray | Tensor
 _SLACK = 4  # extra nearest-neighbour candidates per row, so radii rarely need a full exact row

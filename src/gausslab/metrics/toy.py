@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from gausslab.data import Dataset, Modes
-from gausslab.errors import DataError
+from gausslab.core.errors import DataError
 
 HIGH_QUALITY_STDS = 3.0  # VEEGAN / PacGAN: "within three standard deviations" of a mode
 

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import torch
+from typing import Annotated, Union
 
-from gausslab.config import MODEL_CONFIGS, StrictModel, validate
+import torch
+from pydantic import Field
+
+from gausslab.core.config import StrictModel, validate
+from gausslab.core.errors import lookup
 from gausslab.data import Dataset
-from gausslab.errors import lookup
 from gausslab.models.base import GenerativeModel, Loss
-from gausslab.models.gan import GAN
-from gausslab.models.gmm import GMM
-from gausslab.models.vae import VAE, ElboTerms
+from gausslab.models.gan import GAN, GANConfig
+from gausslab.models.gmm import GMM, GMMConfig
+from gausslab.models.vae import VAE, ElboTerms, VAEConfig
 
 MODELS: dict[str, type[GenerativeModel]] = {"vae": VAE, "gan": GAN, "gmm": GMM}
+# Derived from the registry: a new model's config joins the `model:` section with no other edit.
+MODEL_CONFIGS: dict[str, type[StrictModel]] = {kind: cls.config_class for kind, cls in MODELS.items()}
+ModelConfig = Annotated[Union[tuple(MODEL_CONFIGS.values())], Field(discriminator="kind")]
 
 
 def build_model(
@@ -35,4 +41,7 @@ def build_model(
         return cls(config, shape)
 
 
-__all__ = ["GAN", "GMM", "MODELS", "ElboTerms", "GenerativeModel", "Loss", "VAE", "build_model"]
+__all__ = [
+    "GAN", "GANConfig", "GMM", "GMMConfig", "MODELS", "MODEL_CONFIGS", "ElboTerms", "GenerativeModel", "Loss",
+    "ModelConfig", "VAE", "VAEConfig", "build_model",
+]

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from gausslab.config import TrainConfig
 
 
 def adam(params, **options) -> torch.optim.Adam:
@@ -38,14 +37,18 @@ class Loss:
 class GenerativeModel(nn.Module):
     """Base of VAE, GAN and GMM: `sample`, plus the hooks `train.fit` calls.
 
-    Subclasses set `config` (their pydantic config, never mutated) and `shape` (the data shape).
+    Subclasses set `config` (their pydantic config, never mutated) and `shape` (the data shape), and
+    name their config class in `config_class` (it lives beside the model; the registry derives the
+    `model:` section's choices from it).
     """
+
+    config_class: type  # the model's pydantic config; its `kind` is the model's registry name
 
     full_batch: bool = False  # True: each step sees the whole training set (EM)
 
-    def optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
-        """Adam on all parameters at `train.lr`; GANs override with one per network."""
-        return {"model": adam(self.parameters(), lr=train.lr)}
+    def optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+        """Adam on all parameters at the trainer's learning rate `lr`; GANs override with one per network."""
+        return {"model": adam(self.parameters(), lr=lr)}
 
     def compile_networks(self) -> None:
         """torch.compile the forward of every child module that has parameters (the networks), in place,

@@ -9,17 +9,40 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import partial
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 from torch.nn.utils.parametrizations import spectral_norm
 
-from gausslab import nets
-from gausslab.config import GANConfig, TrainConfig
-from gausslab.errors import lookup
+from pydantic import Field
+
+from gausslab.blocks import nets
+from gausslab.core.config import StrictModel, choices
+from gausslab.core.errors import lookup
 from gausslab.models.base import GenerativeModel, Loss, adam
 from gausslab.models.gan_losses import GAN_LOSSES, gradient_penalty
+
+
+class GANConfig(StrictModel):
+    """Arguments of `GAN`: base size, loss, packing, optimisers and networks."""
+
+    kind: Literal["gan"] = "gan"
+    latent_dim: int = Field(2, gt=0, description="size of the Gaussian base z ~ N(0, I)")
+    loss: choices(GAN_LOSSES) = Field("ns", description="adversarial loss: " + ", ".join(GAN_LOSSES))
+    pack: int = Field(2, gt=0, description="PacGAN packing degree, Lin et al. 2018 (1 = vanilla)")
+    n_critic: int = Field(1, gt=0, description="discriminator updates per generator update")
+    gp_weight: float = Field(10.0, ge=0, description="WGAN-GP lambda, Gulrajani et al. 2017")
+    spectral_norm: bool = Field(False, description="spectral normalisation of the discriminator, Miyato et al. 2018")
+    lr_g: float = Field(1e-3, gt=0, description="generator Adam lr (defaults tuned on ring8, benchmarks/toy_modes.py)")
+    lr_d: float = Field(1e-3, gt=0, description="discriminator Adam lr")
+    betas: tuple[float, float] = Field((0.5, 0.999), description="Adam betas of both networks (Radford et al. 2016)")
+    ema: float = Field(0.99, ge=0, lt=1, description="generator weight EMA decay used for sampling (0 = off)")
+    arch: choices(nets.ARCHS) = Field("auto", description="networks; auto: conv for images of side >= 16")
+    hidden: tuple[int, ...] = Field((256, 256, 256), min_length=1, description="generator MLP widths")
+    d_hidden: tuple[int, ...] = Field((256, 256), min_length=1, description="discriminator MLP widths")
+    channels: tuple[int, ...] = Field((32, 64, 128), description="conv widths, one per stride-2 stage")
 
 
 class WeightAverage(nn.Module):
@@ -49,6 +72,8 @@ class WeightAverage(nn.Module):
 class GAN(GenerativeModel):
     """Generator G: z [B, latent_dim] -> x [B, *shape]; discriminator D: `pack` samples -> one score."""
 
+    config_class = GANConfig
+
     def __init__(self, config: GANConfig, shape: tuple[int, ...]):
         super().__init__()
         self.config, self.shape = config, tuple(shape)
@@ -66,8 +91,8 @@ class GAN(GenerativeModel):
         # Images live in [0, 1]: squash G's output there; vectors are used as given.
         self.squash = nn.Sigmoid() if len(self.shape) == 3 else nn.Identity()
 
-    def optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
-        """Two Adams at `lr_g` / `lr_d` with the GAN `betas` (`train.lr` is for single-optimizer models)."""
+    def optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+        """Two Adams at `lr_g` / `lr_d` with the GAN `betas` (the trainer's `lr` is for single-optimizer models)."""
         c = self.config
         return {
             "generator": adam(self.generator.parameters(), lr=c.lr_g, betas=c.betas),

@@ -11,24 +11,34 @@ flattened to [N, D]; samples are reshaped back.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import Literal
 
 import torch
+from pydantic import Field
 from torch import Tensor
 
-from gausslab.config import GMMConfig, TrainConfig, validate
-from gausslab.data import Dataset
-from gausslab.errors import DataError, TrainingError
+from gausslab.core.config import StrictModel
+from gausslab.core.errors import DataError, TrainingError
 from gausslab.models.base import GenerativeModel, Loss
 
 _EPS = 10 * torch.finfo(torch.float64).eps  # keeps empty components' counts positive (as scikit-learn)
 
 
+class GMMConfig(StrictModel):
+    """Arguments of `GMM`: mixture size, covariance form and EM settings."""
+
+    kind: Literal["gmm"] = "gmm"
+    components: int = Field(10, gt=0, description="mixture components K")
+    covariance: Literal["full", "diag"] = Field("full", description="covariance form of every component")
+    reg_covar: float = Field(1e-6, gt=0, description="added to covariance diagonals (as scikit-learn)")
+    tol: float = Field(1e-4, ge=0, description="stop when the mean log-likelihood gains less than this")
+
+
 class GMM(GenerativeModel):
     """p(x) = sum_k w_k N(x; mu_k, Sigma_k), Sigma_k full [D, D] or diagonal [D]."""
 
+    config_class = GMMConfig
     full_batch = True
 
     def __init__(self, config: GMMConfig, shape: tuple[int, ...]):
@@ -50,7 +60,7 @@ class GMM(GenerativeModel):
         per_cov = d * (d + 1) // 2 if self.config.covariance == "full" else d
         return (k - 1) + k * d + k * per_cov
 
-    def optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+    def optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
         return {}  # EM updates in closed form
 
     def prepare(self, x: Tensor) -> Tensor:
@@ -203,40 +213,3 @@ class GMM(GenerativeModel):
         else:
             noise = self.covariances[k].sqrt() * eps
         return (self.means[k] + noise).float().view(n, *self.shape)
-
-
-def fit_gmm(data: Dataset, steps: int = 100, seed: int = 0, device: str = "auto", **config: object) -> GMM:
-    """A GMM (GMMConfig fields as keywords) trained on data.train for `steps` EM iterations by `train.fit`."""
-    from gausslab.train import fit  # imported here: train.py imports the model registry, which imports us
-
-    model = GMM(validate(GMMConfig, {"kind": "gmm", **config}), data.shape)
-    train = TrainConfig(epochs=steps, seed=seed, log_every=steps, checkpoint_every=steps, device=device)
-    fit(model, data, train, progress=False)
-    return model
-
-
-@dataclass
-class KSweepPoint:
-    """One mixture size of `k_sweep`."""
-
-    k: int
-    test_log_likelihood: float  # mean nats per test example
-    n_parameters: int
-    fit_seconds: float
-    bic: float  # on the training set
-
-
-def k_sweep(
-    data: Dataset, ks: list[int], covariance: str = "full", steps: int = 100, seed: int = 0, **config: object
-) -> list[KSweepPoint]:
-    """Test log-likelihood, size and fit time of GMMs with each K in `ks`: what density fits cost as D grows."""
-    points = []
-    for k in ks:
-        start = time.perf_counter()
-        model = fit_gmm(data, steps, seed, components=k, covariance=covariance, **config)
-        seconds = time.perf_counter() - start
-        with torch.no_grad():
-            test_ll = float(model.log_prob(data.test.double()).mean())
-            bic = float(model.bic(data.train))
-        points.append(KSweepPoint(k, test_ll, model.n_parameters, seconds, bic))
-    return points

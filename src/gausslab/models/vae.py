@@ -10,17 +10,40 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.distributions import Normal
 
-from gausslab import nets
-from gausslab.config import VAEConfig
-from gausslab.likelihoods import LIKELIHOODS
+from pydantic import Field
+
+from gausslab.blocks import nets
+from gausslab.blocks.likelihoods import LIKELIHOODS
+from gausslab.blocks.priors import PRIORS
+from gausslab.core.config import StrictModel, choices
 from gausslab.models.base import GenerativeModel, Loss
-from gausslab.priors import PRIORS
+
+
+class VAEConfig(StrictModel):
+    """Arguments of `VAE`: latent size, prior, likelihood, objective weights and networks."""
+
+    kind: Literal["vae"] = "vae"
+    latent_dim: int = Field(16, gt=0, description="size of the latent code z")
+    prior: choices(PRIORS) = Field("standard", description="p(z): " + ", ".join(PRIORS))
+    prior_components: int = Field(10, gt=0, description="mixture components / VampPrior pseudo-inputs")
+    flow_layers: int = Field(4, gt=0, description="coupling layers of the `flow` prior")
+    likelihood: choices(["auto", *LIKELIHOODS]) = Field(
+        "auto", description="p(x|z); auto: bernoulli for images, gaussian for vectors")
+    gaussian_scale: Literal["learned", "fixed"] = Field("learned", description="the gaussian likelihood's scale")
+    gaussian_std: float = Field(1.0, gt=0, description="the scale when gaussian_scale is fixed")
+    beta: float = Field(1.0, ge=0, description="weight of the KL term (Higgins et al. 2017)")
+    warmup_steps: int = Field(0, ge=0, description="steps of linear KL annealing (Bowman et al. 2016)")
+    free_bits: float = Field(0.0, ge=0, description="nats per latent unit not charged (Kingma et al. 2016)")
+    arch: choices(nets.ARCHS) = Field("auto", description="networks; auto: conv for images of side >= 16")
+    hidden: tuple[int, ...] | None = Field(None, description="MLP widths; none: picked from the data size")
+    channels: tuple[int, ...] = Field((32, 64, 128), description="conv widths, one per stride-2 stage")
 
 
 @dataclass
@@ -34,6 +57,8 @@ class ElboTerms:
 
 class VAE(GenerativeModel):
     """Encoder q(z|x) = N(mu, diag sigma^2), decoder p(x|z), prior p(z) from `PRIORS`."""
+
+    config_class = VAEConfig
 
     def __init__(self, config: VAEConfig, shape: tuple[int, ...]):
         super().__init__()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gausslab.report import html as report_html
 from gausslab.report import markdown as report_markdown
-from gausslab.fileio import atomic_write_text
+from gausslab.core.fileio import atomic_write_text
 from gausslab.report.data import StudyView, load_view
 from gausslab.report.doc import Document
 from gausslab.report.sections import SECTIONS

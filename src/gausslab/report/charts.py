@@ -10,7 +10,7 @@ from pathlib import Path
 
 from matplotlib.ticker import NullFormatter, NullLocator
 
-from gausslab.plots import plt, save_png
+from gausslab.plots.grids import plt, save_png
 from gausslab.report.data import Group, StudyView
 from gausslab.report.doc import Stat
 from gausslab.study.record import FIGURES

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gausslab.report.doc import Cell, Stat, metric_cell, stat
-from gausslab.study.record import RunResult, StudyInfo, read_info, read_run
+from gausslab.study.record import RunResult, StudyInfo, read_run, read_study_info
 
 
 @dataclass
@@ -70,7 +70,7 @@ class StudyView:
 
 def load_view(root: Path) -> StudyView:
     root = Path(root)
-    info = read_info(root)
+    info = read_study_info(root)
     groups: dict[str, Group] = {}
     for task in info.tasks:
         g = groups.setdefault(task.group, Group(task.group, task.label, task.section, dict(task.tags), []))

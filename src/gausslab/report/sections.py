@@ -1,7 +1,7 @@
 """Sections 1-5 of the study report, one function per claim, built from the measured numbers on disk.
 
 The method paragraphs describe what was run (read from the preset and configs); every result
-statement lives in tables, pictures and the generated summary (report_summary).
+statement lives in tables, pictures and the generated summary (`report.summary`).
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gausslab import toyplots
+from gausslab.plots import toys as toyplots
 from gausslab.data import Dataset
-from gausslab.plots import image_grid_figure, plt, save_png, tile
+from gausslab.plots.grids import image_grid_figure, plt, save_png, tile
 from gausslab.study.record import FIGURES, Task
 
 SEED = 0  # all pictures draw from one fixed generator, so reruns redraw the same picture

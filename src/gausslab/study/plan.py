@@ -13,8 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gausslab.config import MODEL_CONFIGS, DataConfig, merge, resolve, validate
-from gausslab.errors import ConfigError, unknown_choice
+from gausslab.core.config import merge, validate
+from gausslab.data.config import DataConfig
+from gausslab.models import MODEL_CONFIGS
+from gausslab.training.run_config import resolve
+from gausslab.core.errors import ConfigError, unknown_choice
 from gausslab.models import build_model
 from gausslab.study.presets import StudyPreset
 from gausslab.study.record import Task, TaskKind

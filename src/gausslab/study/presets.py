@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from gausslab.config import StrictModel, validate
-from gausslab.errors import lookup
+from gausslab.core.config import StrictModel, validate
+from gausslab.core.errors import lookup
 
 
 class StudyPreset(StrictModel):

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from gausslab.checkpoint import STATE_JSON
-from gausslab.config import DataConfig, RunConfig, StrictModel
-from gausslab.errors import CheckpointError
-from gausslab.fileio import atomic_write_json, atomic_write_text
+from gausslab.training.checkpoint import STATE_JSON
+from gausslab.core.config import StrictModel
+from gausslab.data.config import DataConfig
+from gausslab.training.run_config import RunConfig
+from gausslab.core.errors import CheckpointError
+from gausslab.core.fileio import atomic_write_json, atomic_write_text
 
 STUDY_JSON, METRICS_JSON, ERROR, FIGURES = "study.json", "metrics.json", "error.txt", "figures"
 TaskKind = Literal["train", "expost", "ksweep"]
@@ -31,7 +33,7 @@ class Task(StrictModel):
 
     name: str  # folder name under runs/, `<group>-s<seed>`
     group: str  # the same task over seeds
-    section: str  # report section id (study_plan.SECTIONS)
+    section: str  # report section id (`study.plan`)
     label: str  # human-readable model name
     seed: int
     kind: TaskKind
@@ -64,7 +66,7 @@ def write_info(root: Path, info: StudyInfo) -> None:
     atomic_write_json(Path(root) / STUDY_JSON, info.model_dump(mode="json"))
 
 
-def read_info(root: Path) -> StudyInfo:
+def read_study_info(root: Path) -> StudyInfo:
     path = Path(root) / STUDY_JSON
     try:
         return StudyInfo.model_validate_json(path.read_text())

@@ -1,0 +1,1 @@
+"""Building blocks of the models: networks (`nets`), latent priors (`priors`), observation models (`likelihoods`)."""

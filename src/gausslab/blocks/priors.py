@@ -1,0 +1,170 @@
+"""Distributions over the latent z of a VAE; `nn.Module`s so learnable priors train with the model.
+
+Every prior has `sample(n, generator)` -> [n, D] and `log_prob(z)` [..., D] -> [...]. `kl(q)` returns
+the closed-form per-unit KL(q(z|x) || p(z)) [B, D] where it exists; the other priors do not
+define it, and the VAE then uses the single-sample Monte Carlo estimate log q(z|x) - log p(z)
+(Kingma & Welling 2014), which is unbiased for the KL and keeps the ELBO a valid bound.
+All priors share one constructor signature so the VAE builds any of them from its config:
+`Prior(latent_dim, *, components, flow_layers, data_shape, encode, **_)`.
+Why a learnable prior at all: the README's "What the prior costs".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+from torch.distributions import Normal
+
+from gausslab.blocks import nets
+
+# The VAE hands priors that need it (VampPrior) its encoder: x [K, *shape] -> q(z|x).
+Encode = Callable[[Tensor], Normal]
+
+
+def diagonal_mixture_log_prob(z: Tensor, loc: Tensor, scale: Tensor, logits: Tensor) -> Tensor:
+    """log sum_k pi_k N(z; loc_k, diag scale_k^2): z [..., D], loc/scale [K, D], logits [K] -> [...]."""
+    per_component = Normal(loc, scale, validate_args=False).log_prob(z.unsqueeze(-2)).sum(-1)  # [..., K]
+    return torch.logsumexp(per_component + logits.log_softmax(-1), dim=-1)
+
+
+def diagonal_mixture_sample(
+    n: int, loc: Tensor, scale: Tensor, logits: Tensor, generator: torch.Generator | None = None
+) -> Tensor:
+    """n draws [n, D]: a component k ~ softmax(logits), then loc_k + scale_k * eps."""
+    k = torch.multinomial(logits.softmax(-1), n, replacement=True, generator=generator)  # [n]
+    eps = torch.randn(n, loc.shape[-1], generator=generator, device=loc.device, dtype=loc.dtype)
+    return loc[k] + scale[k] * eps
+
+
+class StandardNormal(nn.Module):
+    """p(z) = N(0, I): the fixed base whose cost gausslab measures."""
+
+    def __init__(self, latent_dim: int, **_: object):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.register_buffer("_zero", torch.zeros(()))  # follows .to(device)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        return torch.randn(n, self.latent_dim, generator=generator, device=self._zero.device)
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        return -0.5 * (z.square() + math.log(2 * math.pi)).sum(-1)
+
+    def kl(self, q: Normal) -> Tensor:
+        """KL(N(mu, s^2) || N(0, 1)) = (mu^2 + s^2 - 1) / 2 - log s per unit [B, D] (Kingma & Welling 2014, app. B)."""
+        return 0.5 * (q.loc.square() + q.scale.square() - 1) - q.scale.log()
+
+
+class MixtureOfGaussians(nn.Module):
+    """p(z) = sum_k pi_k N(mu_k, diag sigma_k^2) with learnable means, log-stds and mixture logits."""
+
+    def __init__(self, latent_dim: int, *, components: int, **_: object):
+        super().__init__()
+        # Spread means (as draws from the N(0, I) they replace) so the components start apart.
+        self.means = nn.Parameter(torch.randn(components, latent_dim))  # [K, D]
+        self.log_stds = nn.Parameter(torch.zeros(components, latent_dim))  # [K, D]
+        self.logits = nn.Parameter(torch.zeros(components))  # [K]
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        return diagonal_mixture_sample(n, self.means, self.log_stds.exp(), self.logits, generator)
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        return diagonal_mixture_log_prob(z, self.means, self.log_stds.exp(), self.logits)
+
+
+class VampPrior(nn.Module):
+    """p(z) = (1/K) sum_k q(z | u_k), K learnable pseudo-inputs u_k (Tomczak & Welling 2018, eq. 9).
+
+    The encoder is kept as a plain callable, not a submodule: it belongs to the VAE, and
+    registering it here would store its weights twice in the state_dict.
+    """
+
+    def __init__(self, latent_dim: int, *, components: int, data_shape: tuple[int, ...], encode: Encode, **_: object):
+        super().__init__()
+        object.__setattr__(self, "encode", encode)  # bypasses nn.Module's registration of submodules
+        # Start the pseudo-inputs where data lives: pixels in [0, 1] for images, N(0, I) for vectors.
+        init = torch.rand if len(data_shape) == 3 else torch.randn
+        self.pseudo_inputs = nn.Parameter(init(components, *data_shape))  # [K, *shape]
+
+    def _components(self) -> Normal:
+        return self.encode(self.pseudo_inputs)  # loc, scale [K, D]
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        q = self._components()
+        return diagonal_mixture_sample(n, q.loc, q.scale, self._uniform_logits(q), generator)
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        q = self._components()
+        return diagonal_mixture_log_prob(z, q.loc, q.scale, self._uniform_logits(q))
+
+    @staticmethod
+    def _uniform_logits(q: Normal) -> Tensor:
+        return torch.zeros(q.loc.shape[0], device=q.loc.device, dtype=q.loc.dtype)
+
+
+class AffineCoupling(nn.Module):
+    """RealNVP coupling (Dinh et al. 2017, eq. 7-9): the masked half conditions an affine map of the rest.
+
+    u = m*z + (1-m) * (z * exp(s) + t), with (s, t) = net(m*z) and s = tanh(.) bounded for stability.
+    """
+
+    def __init__(self, mask: Tensor, hidden: int):
+        super().__init__()
+        dim = mask.numel()
+        self.register_buffer("mask", mask, persistent=False)  # [D], rebuilt from the config
+        self.net = nets.mlp([dim, hidden, hidden, 2 * dim], nn.Tanh)
+
+    def _shift_scale(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        s, t = self.net(z * self.mask).chunk(2, dim=-1)
+        keep = 1 - self.mask
+        return torch.tanh(s) * keep, t * keep
+
+    def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """z [..., D] -> (u [..., D], log|det du/dz| [...])."""
+        s, t = self._shift_scale(z)
+        return z * s.exp() + t, s.sum(-1)
+
+    def inverse(self, u: Tensor) -> Tensor:
+        s, t = self._shift_scale(u)  # the masked half is unchanged, so the conditioner sees the same input
+        return (u - t) * (-s).exp()
+
+
+class FlowPrior(nn.Module):
+    """p(z) = N(f(z); 0, I) |det df/dz| with f a stack of `flow_layers` RealNVP couplings (Dinh et al. 2017).
+
+    Masks alternate between the even and odd latent units; sampling inverts f exactly.
+    """
+
+    def __init__(self, latent_dim: int, *, flow_layers: int, **_: object):
+        super().__init__()
+        self.latent_dim = latent_dim
+        hidden = max(32, 4 * latent_dim)
+        units = torch.arange(latent_dim)
+        self.layers = nn.ModuleList(
+            AffineCoupling(((units + i) % 2 == 0).float(), hidden) for i in range(flow_layers)
+        )
+        self.base = StandardNormal(latent_dim)
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        log_det = torch.zeros(z.shape[:-1], device=z.device, dtype=z.dtype)
+        for layer in self.layers:
+            z, ld = layer(z)
+            log_det = log_det + ld
+        return self.base.log_prob(z) + log_det
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        u = self.base.sample(n, generator)
+        for layer in reversed(self.layers):
+            u = layer.inverse(u)
+        return u
+
+
+PRIORS: dict[str, type[nn.Module]] = {
+    "standard": StandardNormal,
+    "mog": MixtureOfGaussians,
+    "vamp": VampPrior,
+    "flow": FlowPrior,
+}

@@ -1,0 +1,1 @@
+"""The foundation every layer uses: errors, atomic file writes, the config machinery."""

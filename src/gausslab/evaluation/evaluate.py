@@ -1,0 +1,203 @@
+"""Metrics on a trained model: every metric that applies to the model and data kind, as one flat record.
+
+`METRICS` maps a name to a function of the shared `EvalContext` returning `{key: value}` with
+DESIGN.md's keys, or `{}` when it does not apply (e.g. `nll_iwae` for a GAN). Samples, features
+and test examples are computed once and shared. Everything is seeded; torch's global RNG is left
+as it was. Sample metrics use domain features (`metrics.features`), hence `fid_domain`/`kid_domain`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from gausslab.version import __version__
+from gausslab.data import Dataset
+from gausslab.core.errors import lookup
+from gausslab.evaluation import features
+from gausslab.metrics import disentangle, latent, nll, samples
+from gausslab.metrics.toy import toy_metrics
+from gausslab.models import GenerativeModel
+
+
+@dataclass
+class Evaluation:
+    """Flat metric record (keys as in DESIGN.md, nats unless named otherwise)."""
+
+    model: str
+    data: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "data": self.data, "gausslab_version": __version__, **self.values}
+
+
+@dataclass
+class EvalContext:
+    """What the metrics share: the model, the test examples, options, and lazily computed samples/features."""
+
+    model: GenerativeModel
+    data: Dataset
+    k: int  # IWAE importance samples
+    n: int  # test examples used (and samples drawn)
+    prdc_k: int
+    cache_dir: Path | None
+    seed: int
+    batch: int
+    sampler: Any | None  # latent sampler with sample(n, generator) for VAEs (e.g. an ex-post mixture)
+    feature_weights: Path | None
+
+    @property
+    def is_vae(self) -> bool:
+        return all(hasattr(self.model, name) for name in ("encode", "iwae_bound", "prior"))
+
+    def generator(self) -> torch.Generator:
+        return torch.Generator(self.model.device).manual_seed(self.seed)
+
+    @cached_property
+    def x(self) -> Tensor:
+        """The first `n` test examples, on the model's device."""
+        return self.data.test[: self.n].to(self.model.device)
+
+    @cached_property
+    def extractor(self) -> features.FeatureExtractor:
+        return features.extractor(self.data, cache_dir=self.cache_dir, weights=self.feature_weights)
+
+    @cached_property
+    def real_features(self) -> Tensor:
+        return self.extractor(self.x)
+
+    @cached_property
+    def fake_features(self) -> Tensor:
+        """Features of len(x) model samples, drawn in batches from one seeded generator."""
+        options = {"sampler": self.sampler} if self.is_vae and self.sampler is not None else {}
+        g = self.generator()
+        batches = [self.model.sample(len(part), generator=g, **options).float() for part in self.x.split(self.batch)]
+        return self.extractor(torch.cat(batches))
+
+    @property
+    def neighbours(self) -> int:
+        """PRDC's k, reduced for tiny test sets so that k < n."""
+        return max(1, min(self.prdc_k, len(self.x) - 1))
+
+
+def _elbo(ctx: EvalContext) -> dict[str, Any]:
+    if not ctx.is_vae:
+        return {}
+    return {"elbo": torch.cat([ctx.model.elbo(c).elbo for c in ctx.x.split(ctx.batch)]).double().mean().item()}
+
+
+def _nll_iwae(ctx: EvalContext) -> dict[str, Any]:
+    if not ctx.is_vae:
+        return {}
+    result = nll.iwae_nll(ctx.model, ctx.x, k=ctx.k, batch=max(1, ctx.batch // 4), seed=ctx.seed)
+    out = {"nll_iwae": result.nats}
+    if result.bits_per_dim is not None:
+        out["bits_per_dim"] = result.bits_per_dim
+    return out
+
+
+def _latent(ctx: EvalContext) -> dict[str, Any]:
+    return latent.latent_report(ctx.model, ctx.x, seed=ctx.seed).to_dict() if ctx.is_vae else {}
+
+
+def _prdc(ctx: EvalContext) -> dict[str, Any]:
+    return samples.prdc(ctx.real_features, ctx.fake_features, ctx.neighbours)
+
+
+def _fid(ctx: EvalContext) -> dict[str, Any]:
+    return {"fid_domain": samples.fid(ctx.real_features, ctx.fake_features)}
+
+
+def _kid(ctx: EvalContext) -> dict[str, Any]:
+    return {"kid_domain": samples.kid(ctx.real_features, ctx.fake_features, seed=ctx.seed).mean}
+
+
+def _latent_fidelity(ctx: EvalContext) -> dict[str, Any]:
+    if not ctx.is_vae:
+        return {}
+    return latent.latent_fidelity(ctx.model, ctx.x, ctx.extractor, k=ctx.neighbours, seed=ctx.seed,
+                                  sampler=ctx.sampler, batch=ctx.batch)
+
+
+def _disentanglement(ctx: EvalContext) -> dict[str, Any]:
+    factors = ctx.data.test_factors
+    if not ctx.is_vae or factors is None:
+        return {}
+    codes, _ = latent.encode_all(ctx.model, ctx.x, ctx.batch)
+    if codes.shape[1] < 2:
+        return {}
+    factors = factors[: len(codes)]
+    result = disentangle.dci(codes, factors, seed=ctx.seed)
+    return {"mig": disentangle.mig(codes, factors), "dci_disentanglement": result.disentanglement,
+            "dci_completeness": result.completeness, "dci_informativeness": result.informativeness}
+
+
+def _toy(ctx: EvalContext) -> dict[str, Any]:
+    """Mode coverage and exact-density test log-likelihood on toys (`metrics.toy`)."""
+    if ctx.data.modes is None and ctx.data.log_prob is None:
+        return {}
+    return toy_metrics(ctx.model, ctx.data, seed=ctx.seed, iwae_k=ctx.k)
+
+
+def _test_log_likelihood(ctx: EvalContext) -> dict[str, Any]:
+    """Mean exact log p(x) on the test examples, for models with a density (GMM)."""
+    if not hasattr(ctx.model, "log_prob"):
+        return {}
+    values = torch.cat([ctx.model.log_prob(c) for c in ctx.x.split(ctx.batch)])
+    return {"test_log_likelihood": values.double().mean().item()}
+
+
+METRICS: dict[str, Callable[[EvalContext], dict[str, Any]]] = {
+    "elbo": _elbo,
+    "nll_iwae": _nll_iwae,  # with bits_per_dim for images
+    "latent": _latent,  # rate, distortion, active_units, mutual_info, marginal_kl, prior_holes, collapsed
+    "prdc": _prdc,  # precision, recall, density, coverage (domain features)
+    "fid": _fid,  # fid_domain
+    "kid": _kid,  # kid_domain
+    "latent_fidelity": _latent_fidelity,  # *_vs_recon and latent_* PRDC
+    "disentanglement": _disentanglement,  # mig, dci_* (data with factors)
+    "toy": _toy,  # modes_captured, high_quality, reverse_kl, test_log_likelihood (toys)
+    "test_log_likelihood": _test_log_likelihood,
+}
+
+
+@torch.inference_mode()
+def evaluate(
+    model: GenerativeModel,
+    data: Dataset,
+    metrics: Sequence[str] | None = None,
+    k: int = 1000,
+    cache_dir: str | Path | None = None,
+    *,
+    n: int = 2000,
+    prdc_k: int = 5,
+    seed: int = 0,
+    batch: int = 256,
+    sampler: Any | None = None,
+    feature_weights: str | Path | None = None,
+) -> Evaluation:
+    """Every metric in `metrics` (default: all of `METRICS`) that applies to this model and data, on `data.test`.
+
+    k: IWAE importance samples per example. n: at most this many test examples (and as many samples).
+    cache_dir: where the domain feature extractor is cached (the run folder). sampler: evaluate VAE
+    samples drawn from this latent sampler instead of the prior. feature_weights: a user's weights
+    for the domain feature network (see `metrics.features.extractor`).
+    """
+    names = [metrics] if isinstance(metrics, str) else list(metrics if metrics is not None else METRICS)
+    chosen = {name: lookup(METRICS, "metric", name) for name in names}
+    model.eval()
+    ctx = EvalContext(model, data, k, n, prdc_k, Path(cache_dir) if cache_dir is not None else None, seed, batch,
+                      sampler, Path(feature_weights) if feature_weights is not None else None)
+    values: dict[str, Any] = {}
+    with torch.random.fork_rng(devices=[ctx.x.device] if ctx.x.device.type == "cuda" else []):
+        for compute in chosen.values():
+            torch.manual_seed(seed)
+            values |= compute(ctx)
+    return Evaluation(type(model).__name__.lower(), data.name, values)

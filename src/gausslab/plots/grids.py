@@ -1,0 +1,84 @@
+"""Pictures: sample grids for images, scatter plots for 2-D data, saved as PNG (Agg backend, no display)."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import Tensor  # noqa: E402
+
+from gausslab.core.fileio import atomic_write_bytes  # noqa: E402
+
+
+def png_bytes(fig) -> bytes:
+    """A figure as PNG bytes; the figure is closed."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def save_png(fig, path: str | Path) -> None:
+    atomic_write_bytes(path, png_bytes(fig))
+
+
+def tile(images: Tensor, nrow: int | None = None, pad: int = 1) -> np.ndarray:
+    """[N, C, H, W] in [0, 1] -> one [H', W'] (C = 1) or [H', W', 3] array with `pad` pixels between tiles."""
+    x = images.detach().float().clamp(0, 1).cpu().numpy()
+    n, c, h, w = x.shape
+    nrow = nrow or math.ceil(math.sqrt(n))
+    ncol = math.ceil(n / nrow)
+    grid = np.ones((c, ncol * (h + pad) + pad, nrow * (w + pad) + pad), dtype=np.float32)
+    for i in range(n):
+        r, q = divmod(i, nrow)
+        grid[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + q * (w + pad) : pad + q * (w + pad) + w] = x[i]
+    return grid[0] if c == 1 else grid[:3].transpose(1, 2, 0)
+
+
+def image_grid_figure(images: Tensor, title: str = "", nrow: int | None = None):
+    grid = tile(images, nrow)
+    fig, ax = plt.subplots(figsize=(4, 4 * grid.shape[0] / grid.shape[1]))
+    ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    return fig
+
+
+def scatter_figure(points: Tensor, title: str = "", reference: Tensor | None = None, log_prob=None):
+    """2-D samples (first two coordinates), over the true density's contours when `log_prob` is known."""
+    pts = points.detach().float().flatten(1)[:, :2].cpu().numpy()
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ref = reference.detach().float().flatten(1)[:, :2].cpu().numpy() if reference is not None else pts
+    lo, hi = np.percentile(ref, 0.5, axis=0), np.percentile(ref, 99.5, axis=0)
+    margin = 0.15 * (hi - lo) + 1e-3
+    lo, hi = lo - margin, hi + margin
+    if log_prob is not None:
+        gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 200), np.linspace(lo[1], hi[1], 200))
+        grid = torch.tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.float64)
+        dens = torch.exp(log_prob(grid)).reshape(gx.shape).numpy()
+        ax.contourf(gx, gy, dens, levels=12, cmap="Blues")
+    elif reference is not None:
+        ax.scatter(ref[:, 0], ref[:, 1], s=2, c="tab:blue", alpha=0.25, label="data", linewidths=0)
+    ax.scatter(pts[:, 0], pts[:, 1], s=2, c="tab:red", alpha=0.6, label="samples", linewidths=0)
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_aspect("equal")
+    ax.set_title(title, fontsize=9)
+    return fig
+
+
+def samples_figure(samples: Tensor, data=None, title: str = "samples"):
+    """The natural picture of samples: an image grid, or a scatter over the data's density."""
+    if samples.dim() == 4:
+        return image_grid_figure(samples[:64], title)
+    return scatter_figure(
+        samples, title, data.test if data is not None else None, data.log_prob if data is not None else None
+    )

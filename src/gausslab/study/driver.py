@@ -1,0 +1,187 @@
+"""`gausslab study`: the seed's claims as one reproducible comparison, ending in an HTML/Markdown report.
+
+`run_study` plans every task (`study.plan`), runs each in `OUT/runs/<name>/` (`study.execute`: skip
+finished, resume unfinished, record failures) and records the study in `study.json`; the report
+layer reads the folder afterwards (`report.build.build_report`). Calling it again on the same folder
+redoes only what is missing.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import platform
+import sys
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+from gausslab.version import __version__
+from gausslab.core.config import validate
+from gausslab.data.config import DataConfig
+from gausslab.training.run_config import parse_overrides
+from gausslab.data import Dataset
+from gausslab.core.errors import ConfigError, unknown_choice
+from gausslab.core.fileio import atomic_write_bytes
+from gausslab.study.plan import Context, plan
+from gausslab.study.presets import StudyPreset, preset_with
+from gausslab.study.record import STUDY_JSON, StudyInfo, Task, read_study_info, write_info
+from gausslab.study.execute import RunContext, execute
+
+
+@dataclass
+class StudyResult:
+    out: Path
+    counts: dict[str, int]  # finished / skipped / failed
+    wall_s: float
+
+
+def run_study(
+    out: str | Path, data: str = "digits", preset: str = "standard", seeds: int = 1,
+    overrides: list[str] | tuple[str, ...] = (), quiet: bool = False,
+) -> StudyResult:
+    """Train, evaluate and report every model of the study on `data` (+ the 2-D toys and `shapes`).
+
+    overrides: `study.<field>=v` change the preset; `train.k=v`, `model.k=v`, `data.k=v` change every run.
+    """
+    start = time.perf_counter()
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be a positive number, got {seeds}")
+    study_sets, run_sets = split_overrides(list(overrides))
+    config = preset_with(preset, study_sets)
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    ctx = RunContext(root, config, progress=False if quiet else None)
+    main_config = validate(DataConfig, {"name": data, **run_sets.get("data", {})})
+    main = ctx.data(main_config)
+    tasks = plan(Context(config, main_config, main.shape, len(main.train), _projector(root, main, config, main_config)),
+                 seeds, run_sets)
+    info = StudyInfo(gausslab_version=__version__, preset=preset, preset_config=config.model_dump(mode="json"),
+                     overrides=list(overrides), data=data, seeds=seeds, hardware=hardware(config.threads),
+                     started=datetime.now(timezone.utc).isoformat(timespec="seconds"), tasks=tasks)
+    _check_same_study(root, info)
+    write_info(root, info)
+    with _threads(config.threads):
+        counts = _run_all(tasks, ctx, show=not quiet and sys.stderr.isatty())
+    wall = time.perf_counter() - start
+    write_info(root, info.model_copy(update={"wall_s": wall}))
+    return StudyResult(root, counts, wall)
+
+
+def split_overrides(items: list[str]) -> tuple[dict, dict]:
+    """(`study.` overrides as preset fields, the rest parsed as run overrides by section)."""
+    study, runs = {}, []
+    for item in items:
+        if item.strip().startswith("study."):
+            key, sep, value = item.strip().removeprefix("study.").partition("=")
+            if not sep:
+                raise ConfigError(f"--set {item!r} is not of the form study.key=value (e.g. study.steps=500)")
+            if key not in StudyPreset.model_fields:
+                raise unknown_choice("study setting", key, StudyPreset.model_fields)
+            study[key] = yaml.safe_load(value)
+        else:
+            runs.append(item)
+    return study, parse_overrides(runs)
+
+
+def _check_same_study(root: Path, info: StudyInfo) -> None:
+    """Refuse to mix two different studies in one folder (finished runs would be skipped with the wrong budget)."""
+    if not (root / STUDY_JSON).exists():
+        return
+    old = read_study_info(root)
+    for field in ("preset_config", "data", "overrides"):
+        if getattr(old, field) != getattr(info, field):
+            raise ConfigError(
+                f"{str(root)!r} holds a study with another {field.replace('_config', '')} "
+                f"({getattr(old, field)!r}); rerun it unchanged to resume, or choose another --out"
+            )
+
+
+@contextmanager
+def _threads(n: int | None):
+    """torch's and the BLAS libraries' CPU threads set to `n` for the block (unchanged when None), then restored."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        with threadpool_limits(limits=n):  # numpy/scipy BLAS (metrics), a dependency of scikit-learn
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_all(tasks: list[Task], ctx: RunContext, show: bool) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    with tqdm(total=len(tasks), desc="study", unit="run", disable=not show, file=sys.stderr, position=0,
+              dynamic_ncols=True) as bar:
+        for task in tasks:
+            bar.set_postfix_str(task.name)
+            counts[execute(task, ctx)] += 1
+            bar.update(1)
+    return {k: counts.get(k, 0) for k in ("finished", "skipped", "failed")}
+
+
+def _projector(root: Path, main: Dataset, preset: StudyPreset, config: DataConfig):
+    """dim -> DataConfig of the main data on `dim` random orthonormal directions, plus a little Gaussian noise.
+
+    Noise std = preset.dim_noise x the data's root-mean-square per-dimension std, so the projected data has a
+    density (pixels that never vary would make it degenerate) and NLLs at every dimension are finite.
+    The file (OUT/data/<name>-d<dim>.npz) is written once and split again with the data seed.
+    """
+    x = torch.cat([main.train, main.test]).flatten(1).double()  # [N, D]
+    labels = None if main.labels is None else torch.cat([main.labels, main.test_labels])
+
+    def project(dim: int) -> DataConfig:
+        path = root / "data" / f"{_safe(main.name)}-d{dim}.npz"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, _projected_npz(x, labels, dim, preset.dim_noise))
+        return DataConfig(name=str(path.resolve()), test_fraction=config.test_fraction, seed=config.seed)
+
+    return project
+
+
+def _projected_npz(x: torch.Tensor, labels, dim: int, noise: float) -> bytes:
+    g = torch.Generator().manual_seed(dim)
+    basis, _ = torch.linalg.qr(torch.randn(x.shape[1], dim, generator=g, dtype=torch.float64))  # [D, dim]
+    sigma = noise * x.var(0).mean().sqrt()
+    y = x @ basis + sigma * torch.randn(x.shape[0], dim, generator=g, dtype=torch.float64)
+    arrays = {"x": y.float().numpy()} | ({"y": labels.numpy()} if labels is not None else {})
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(name).name)[:40] or "data"
+
+
+def hardware(threads: int | None = None) -> dict[str, object]:
+    """What the numbers were measured on (for the report header); `threads`: torch threads the runs use."""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {"cpu": _cpu_name(), "cores": os.cpu_count(), "torch_threads": threads or torch.get_num_threads(),
+            "gpu": gpu,
+            "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform(),
+            "load_average_1min": load}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

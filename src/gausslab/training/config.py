@@ -1,0 +1,28 @@
+"""`TrainConfig`: the trainer's settings (the `train:` section of a run)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from gausslab.core.config import StrictModel
+
+
+class TrainConfig(StrictModel):
+    """Arguments of `fit`: budget, batching, optimisation, checkpoints and devices."""
+
+    epochs: int = Field(50, gt=0, description="passes over the training split")
+    steps: int | None = Field(None, gt=0, description="when set, caps the run at this many steps")
+    batch_size: int = Field(128, gt=0, description="global batch (split across DDP ranks)")
+    lr: float = Field(1e-3, gt=0, description="learning rate of single-optimizer models")
+    seed: int = Field(0, description="seeds initialisation noise, the batch order and sampling noise")
+    checkpoint_every: int = Field(500, gt=0, description="steps between checkpoints")
+    log_every: int = Field(50, gt=0, description="steps between log.jsonl records")
+    grad_clip: float | None = Field(None, gt=0, description="max global gradient norm (none: no clipping)")
+    nan_policy: Literal["stop", "skip"] = Field("stop", description="on a non-finite loss: stop, or skip the batch")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when available")
+    amp: Literal["off", "bf16", "fp16"] = Field(
+        "off", description="autocast of forward passes: bf16 on CPU/CUDA, fp16 on CUDA (with loss scaling)")
+    compile: bool = Field(False, description="torch.compile the networks' forward passes "
+                          "(on CPU this needs a C++ compiler)")

@@ -1,0 +1,44 @@
+"""What the trainer does when a loss turns NaN or infinite (`train.nan_policy`).
+
+"skip" must decide before the update, so it reads the loss on the host at every step. "stop"
+never waits for the device: it records the first bad step in a device tensor (three tiny ops),
+and the trainer calls `check` before every log line and checkpoint, so a checkpoint never holds
+weights updated by a non-finite loss and the run stops at the next boundary.
+Under torchrun both decisions are taken jointly (a minimum over ranks): a batch is skipped on
+every rank or on none, and all ranks stop together, so no rank waits forever in a collective.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from gausslab.training import parallel
+from gausslab.core.errors import TrainingError
+
+_NONE = 2**62  # "no bad step yet": larger than any step count
+
+
+class NonFiniteGuard:
+    def __init__(self, policy: str, device: torch.device):
+        self.policy, self.skipped = policy, 0  # batches skipped so far (the trainer restores it on resume)
+        self._first_bad = torch.full((), _NONE, dtype=torch.long, device=device)
+
+    def admit(self, loss: Tensor, step: int) -> bool:
+        """Whether the trainer applies this loss; False only under "skip" for a non-finite value."""
+        if self.policy == "skip":
+            ok = bool(parallel.all_min(torch.isfinite(loss).to(torch.uint8)))
+            self.skipped += not ok
+            return ok
+        self._first_bad = torch.minimum(self._first_bad, torch.where(torch.isfinite(loss), _NONE, step))
+        return True
+
+    def check(self, kept: str = "", joint: bool = True) -> None:
+        """Raise the one-line TrainingError if any loss so far was non-finite, on any rank (`joint`,
+        a collective every rank must reach) or on this one; one host sync."""
+        first = int(parallel.all_min(self._first_bad) if joint else self._first_bad)
+        if first != _NONE:
+            raise TrainingError(
+                f"loss became non-finite at step {first}{kept}; try a lower learning rate (--set train.lr=...), "
+                f"gradient clipping (--set train.grad_clip=1.0) or --set train.nan_policy=skip"
+            )

@@ -1,0 +1,297 @@
+"""The one training loop: every model (VAE, GAN, GMM) is trained by `fit`.
+
+A model yields the `Loss`es of a step (`GenerativeModel.training_losses`); the loop does the
+batching, backward, gradient averaging across DDP ranks, clipping, optimizer steps, logging,
+checkpoints, resume and the non-finite-loss guard. One seed gives bit-identical weights, and a
+resumed run continues exactly where the interrupted one stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from gausslab.training import checkpoint as ckpt
+from gausslab.training import parallel
+from gausslab.data.config import DataConfig
+from gausslab.training.config import TrainConfig
+from gausslab.training.run_config import RunConfig
+from gausslab.data import Dataset
+from gausslab.core.errors import CheckpointError, ConfigError, TrainingError
+from gausslab.core.fileio import atomic_write_text
+from gausslab.training.guard import NonFiniteGuard
+from gausslab.models import GenerativeModel
+from gausslab.plots.grids import samples_figure, save_png
+
+
+class Interrupted(TrainingError):
+    """Ctrl-C during training; a checkpoint was written first."""
+
+
+@dataclass
+class FitResult:
+    model: GenerativeModel
+    steps: int
+    out: Path | None
+    wall_s: float
+    samples_per_s: float
+    last: dict[str, float] = field(default_factory=dict)  # the last logged record
+
+
+@dataclass
+class _Schedule:
+    """Which rows of the training set each step sees: a seeded permutation per epoch."""
+
+    n: int
+    batch: int
+    seed: int
+    steps_per_epoch: int = 0
+    _epoch: int = -1
+    _perm: Tensor | None = None
+
+    def __post_init__(self):
+        self.steps_per_epoch = math.ceil(self.n / self.batch)
+
+    def rows(self, step: int, rank: int, world: int) -> Tensor:
+        """Indices of this rank's share of the global batch at `step` (contiguous split, as DistributedSampler)."""
+        epoch, i = divmod(step, self.steps_per_epoch)
+        if epoch != self._epoch:
+            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._epoch, self._perm = epoch, torch.randperm(self.n, generator=gen)
+        idx = self._perm[i * self.batch : (i + 1) * self.batch]
+        return idx.tensor_split(world)[rank] if world > 1 else idx
+
+
+def total_steps(train: TrainConfig, steps_per_epoch: int) -> int:
+    """epochs * steps per epoch, capped by `train.steps` when set."""
+    total = train.epochs * steps_per_epoch
+    return min(total, train.steps) if train.steps is not None else total
+
+
+def fit(
+    model: GenerativeModel,
+    data: Dataset,
+    train: TrainConfig | None = None,
+    out: str | Path | None = None,
+    *,
+    resume: bool = False,
+    progress: bool | None = None,
+    config: RunConfig | None = None,
+) -> FitResult:
+    """Train `model` on `data.train`; with `out`, write a run folder (config, weights, state, log, samples).
+
+    resume: continue from the checkpoint in `out` (bit-identical to an uninterrupted run).
+    config: the full run config to record (defaults to this data/model/train).
+    """
+    train = train or TrainConfig()
+    config = config or RunConfig(data=DataConfig(name=data.name), model=model.config, train=train)
+    with torch.random.fork_rng(devices=[]):
+        return _Loop(model, data, train, config, Path(out) if out else None, progress).run(resume)
+
+
+class _Loop:
+    def __init__(self, model, data, train, config, out, progress):
+        self.dist = parallel.context(train.device)
+        self.model, self.data, self.train, self.config, self.out = model.to(self.dist.device), data, train, config, out
+        self.writer = self.out is not None and self.dist.is_main
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.x = model.prepare(data.train.to(self.dist.device))
+        batch = self.x.shape[0] if model.full_batch else min(train.batch_size, self.x.shape[0])
+        self.schedule = _Schedule(self.x.shape[0], batch, train.seed)
+        self.total = total_steps(train, self.schedule.steps_per_epoch)
+        # Held-out terms once per epoch; a full-batch (EM) step is a whole epoch, so it uses log_every.
+        self.eval_every = train.log_every if model.full_batch else self.schedule.steps_per_epoch
+        self.optimizers = model.optimizers(train.lr)
+        if train.compile:
+            model.compile_networks()
+        self.params = {name: [p for g in opt.param_groups for p in g["params"]] for name, opt in self.optimizers.items()}
+        self.amp = _autocast(train, self.dist.device)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=train.amp == "fp16")
+        self.sums: dict[str, Tensor] = {}
+        self.guard = NonFiniteGuard(train.nan_policy, self.dist.device)
+        self._last_logged = 0
+
+    def run(self, resume: bool) -> FitResult:
+        start = self._last_logged = self._start(resume)
+        t0, rows_seen = time.perf_counter(), 0
+        bar = tqdm(total=self.total, initial=start, disable=not self.progress, file=sys.stderr, desc="train",
+                   dynamic_ncols=True, leave=False)
+        step, last = start, {}
+        self.model.train()  # once: validation puts it back, and the per-step call costs ~60 us
+        try:
+            for step in range(start, self.total):
+                self._step(step)
+                rows_seen += self.schedule.batch
+                bar.update(1)
+                last = self._after_step(step, rows_seen / max(time.perf_counter() - t0, 1e-9)) or last
+        except KeyboardInterrupt:
+            self.guard.check(self._kept, joint=False)  # the other ranks may be anywhere: no collective
+            self._checkpoint(step, finished=False)
+            where = f"; checkpoint saved in {self.out} — continue with --resume" if self.writer else ""
+            raise Interrupted(f"interrupted at step {step}{where}") from None
+        except Exception as err:
+            if not isinstance(err, TrainingError):  # weights gone non-finite can fail later code: name the cause
+                self.guard.check(self._kept, joint=False)
+            raise
+        finally:
+            bar.close()
+        wall = time.perf_counter() - t0
+        if self.writer:
+            self._finish()
+        parallel.barrier()
+        return FitResult(self.model, self.total, self.out, wall, rows_seen / max(wall, 1e-9), last)
+
+    def _start(self, resume: bool) -> int:
+        """Step to start from: 0 for a new run (seeded, config written), the checkpoint's on resume."""
+        if resume and self.out is not None and (self.out / ckpt.STATE_JSON).exists():
+            self._check_same_run()
+            state = ckpt.load_training_state(self.out, self.model, self.optimizers)
+            if state.get("world_size", 1) != self.dist.world:
+                raise CheckpointError(f"{str(self.out)!r} was trained with {state.get('world_size', 1)} processes; "
+                                      f"resume it with the same number (got {self.dist.world})")
+            self.guard.skipped = state.get("skipped", 0)
+            if self.writer:
+                _truncate_log(self.out / ckpt.LOG, state["step"])
+            return state["step"]
+        if self.out is not None and (self.out / ckpt.CONFIG).exists() and not resume:
+            raise CheckpointError(f"{str(self.out)!r} already holds a run; pass --resume to continue it or choose another --out")
+        torch.manual_seed(self.train.seed + self.dist.rank)
+        parallel.broadcast_parameters(self.model)
+        if self.writer:
+            self.out.mkdir(parents=True, exist_ok=True)
+            ckpt.save_config(self.out, self.config, self.model, self.data.kind)
+            (self.out / ckpt.LOG).write_text("")
+        return 0
+
+    def _check_same_run(self) -> None:
+        saved = ckpt.read_run_info(self.out).config
+        ignore = {"train": {"epochs", "steps", "checkpoint_every", "log_every", "device"}}
+        a, b = saved.model_dump(exclude=ignore), self.config.model_dump(exclude=ignore)
+        if a != b:
+            diff = [f"{s}.{k}" for s in a for k in a[s] if a[s][k] != b[s].get(k)]
+            raise CheckpointError(f"cannot resume {str(self.out)!r}: its config differs in {', '.join(diff)}")
+
+    def _step(self, step: int) -> None:
+        # Full-batch (EM) models see all rows, in order, on every rank: their closed-form updates are not averaged.
+        if self.model.full_batch:
+            x = self.x
+        else:  # index_select: ~4x faster than x[rows] for a batch of images
+            x = self.x.index_select(0, self.schedule.rows(step, self.dist.rank, self.dist.world))
+        losses = self.model.training_losses(x, step)
+        while True:
+            with self.amp:
+                loss = next(losses, None)
+            if loss is None:
+                return
+            if not self.guard.admit(loss.value, step):
+                losses.close()
+                return
+            name = "loss" if loss.optimizer in (None, "model") else f"loss_{loss.optimizer}"
+            self._accumulate({name: loss.value, **loss.parts})
+            if loss.optimizer is not None:
+                self._update(loss)
+
+    def _update(self, loss) -> None:
+        opt, params = self.optimizers[loss.optimizer], self.params[loss.optimizer]
+        opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss.value).backward()
+        parallel.average_gradients(params, self.dist.world)
+        if self.train.grad_clip is not None:
+            self.scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(params, self.train.grad_clip)
+        self.scaler.step(opt)
+        self.scaler.update()
+
+    @property
+    def _kept(self) -> str:
+        return f"; the last good checkpoint in {self.out} is kept" if self.writer else ""
+
+    def _accumulate(self, parts: dict[str, Tensor]) -> None:
+        for k, v in parts.items():
+            v = v.detach().float()
+            self.sums[k] = self.sums[k] + v if k in self.sums else v
+
+    def _after_step(self, step: int, rate: float) -> dict | None:
+        done = step + 1
+        epoch_end = done % self.eval_every == 0 or done == self.total
+        record = None
+        log = done % self.train.log_every == 0 or epoch_end
+        save = done % self.train.checkpoint_every == 0 or done == self.total
+        if log or save:
+            self.guard.check(self._kept)
+        if log:
+            record = self._log_record(done, rate, epoch_end)
+        if save:
+            self._checkpoint(done, finished=done == self.total)
+        return record
+
+    def _log_record(self, done: int, rate: float, epoch_end: bool) -> dict:
+        n = done - self._last_logged
+        record = {"step": done, "epoch": round(done / self.schedule.steps_per_epoch, 4)}
+        record |= {k: float(v) / max(n, 1) for k, v in self.sums.items()}
+        record["samples_per_s"] = round(rate, 1)
+        if self.guard.skipped:
+            record["skipped_batches"] = self.guard.skipped
+        if epoch_end:
+            record |= self._validate()
+        self.sums, self._last_logged = {}, done
+        if self.writer:
+            with open(self.out / ckpt.LOG, "a") as f:
+                f.write(json.dumps(record) + "\n")
+        return record
+
+    @torch.inference_mode()
+    def _validate(self) -> dict[str, float]:
+        """Held-out terms averaged over the validation split (the test split when there is none), keyed
+        `valid_*` / `test_*`, with a fixed seed so epochs are comparable."""
+        split = "valid" if self.data.valid is not None else "test"
+        self.model.eval()
+        held_out, sums = getattr(self.data, split).to(self.dist.device), {}
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            for chunk in held_out.split(1024):
+                for k, v in self.model.validation_terms(chunk).items():
+                    sums[k] = sums.get(k, 0.0) + float(v) * chunk.shape[0]
+        self.model.train()
+        return {f"{split}_{k}": v / held_out.shape[0] for k, v in sums.items()}
+
+    def _checkpoint(self, done: int, finished: bool) -> None:
+        synced = parallel.in_sync(self.model)  # collective: every rank takes part
+        if self.writer:
+            ckpt.save_checkpoint(self.out, self.model, self.optimizers, done, finished=finished, total_steps=self.total,
+                                 skipped=self.guard.skipped, world_size=self.dist.world, ranks_in_sync=synced)
+
+    def _finish(self) -> None:
+        self.model.eval()
+        with torch.inference_mode(), torch.random.fork_rng(devices=[]):
+            samples = self.model.sample(64 if self.data.kind == "image" else 2500,
+                                        generator=torch.Generator(self.dist.device).manual_seed(0))
+        save_png(samples_figure(samples.cpu(), self.data, f"{type(self.model).__name__} samples"),
+                 self.out / "samples.png")
+
+
+def _autocast(train: TrainConfig, device: torch.device):
+    """Mixed precision for the forward passes: bf16 on CPU or CUDA (no loss scaling needed; ~1.6x
+    faster VAE steps on a CPU with AVX512-BF16), fp16 on CUDA only (with the GradScaler)."""
+    if train.amp == "off":
+        return nullcontext()
+    if train.amp == "fp16" and device.type != "cuda":
+        raise ConfigError(f"train.amp=fp16 needs a CUDA device (this run is on {device.type}); use train.amp=bf16")
+    return torch.autocast(device.type, dtype=torch.bfloat16 if train.amp == "bf16" else torch.float16)
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log lines written after the checkpoint we resume from (they will be written again)."""
+    if not path.exists():
+        return
+    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    atomic_write_text(path, "".join(line + "\n" for line in keep))

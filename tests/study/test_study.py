@@ -1,0 +1,155 @@
+"""`gausslab study` end to end on the quick preset: report structure, numbers, rerun, rebuild, failure, escaping."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from gausslab.study import execute
+from gausslab.cli import app
+from gausslab.data.config import DataConfig
+from gausslab.core.errors import ConfigError
+from gausslab.models import build_model
+from gausslab.report.doc import format_values
+from gausslab.study.driver import split_overrides
+from gausslab.study.plan import Context, budget_width, generative_parameters, gmm_components, plan
+from gausslab.study.presets import PRESETS
+from tests.report.test_report import Page
+
+pytestmark = pytest.mark.xdist_group("study")  # one worker runs the shared study fixture once, tests in order
+EVIL = "<script>alert(1)</script>"
+SECTIONS = ["s1-toys", "s2-mixtures", "s3-dimension", "s4-priors", "s5-gans", "s6-summary"]
+runner = CliRunner()
+
+
+def study(out, *extra):
+    return runner.invoke(app, ["study", "--data", "digits", "--preset", "quick", "--quiet", "--out", str(out), *extra])
+
+
+def _broken_expost(task, folder, ctx):
+    raise RuntimeError(f"ex-post broke on {EVIL}")
+
+
+def _plan(seeds=1, sets=()):
+    study_sets, run_sets = split_overrides(list(sets))
+    ctx = Context(PRESETS["quick"].model_copy(update=study_sets), DataConfig(name="digits"), (1, 8, 8), 1437,
+                  lambda dim: DataConfig(name=f"digits-d{dim}.npz"))
+    return plan(ctx, seeds, run_sets)
+
+
+def test_plan_expands_seeds_and_applies_overrides_where_the_setting_exists():
+    tasks = _plan(seeds=2, sets=["train.steps=3", "model.beta=2.0", "study.toy_n=321"])
+    names = [t.name for t in tasks]
+    assert len(names) == len(set(names)) and {n[-3:] for n in names} == {"-s0", "-s1"}
+    trained = [t for t in tasks if t.kind == "train"]
+    assert all(t.config.train.steps == 3 and t.config.train.seed == t.seed for t in trained)
+    assert all(t.config.model.beta == 2.0 for t in trained if t.config.model.kind == "vae")
+    assert {t.data.n for t in tasks if t.tags.get("toy") == "ring8"} == {321}
+    assert {t.section for t in tasks} == {"toys", "mixtures", "dimension", "priors", "latent2d", "shapes", "gans"}
+
+
+@pytest.mark.parametrize("sets, needle", [(["model.betta=2"], "did you mean 'beta'"),
+                                          (["study.stepz=2"], "did you mean 'steps'"),
+                                          (["data.name=ring8"], "--data")])
+def test_bad_overrides_are_one_line_config_errors(sets, needle):
+    with pytest.raises(ConfigError, match=needle):
+        _plan(sets=sets)
+
+
+def _vae(width):
+    return {"kind": "vae", "latent_dim": 4, "hidden": (width, width)}
+
+
+def _generative_size(dim, kind, **options):
+    return generative_parameters(build_model(kind, (dim,), **options))
+
+
+@pytest.mark.parametrize("dim", [2, 16])
+def test_budgets_are_matched_by_counting_parameters(dim):
+    """The widest VAE decoder and the most GMM components that fit the budget: one more would not."""
+    preset = PRESETS["quick"]
+    budget = preset.dim_budget
+    w = budget_width(budget, _vae, (dim,))
+    assert _generative_size(dim, **_vae(w)) <= budget < _generative_size(dim, **_vae(w + 1))
+    k = gmm_components(preset, dim, 1437)
+    assert _generative_size(dim, "gmm", components=k) <= budget
+    assert k == preset.dim_max_components or _generative_size(dim, "gmm", components=k + 1) > budget
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory):
+    """One quick study whose ex-post run fails, in a folder whose name holds markup."""
+    out = tmp_path_factory.mktemp("study") / EVIL.replace("/", "_")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(execute.EXECUTORS, "expost", _broken_expost)
+        result = study(out)
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+@pytest.mark.slow
+def test_report_sections_plots_and_numbers(first):
+    out, output = first
+    assert f"report: {out / 'report.html'}" in output
+    html = (out / "report.html").read_text()
+    page = Page(html)
+    assert page.sections == SECTIONS
+    assert len(page.images) >= 20
+    for src in page.images:
+        assert src.startswith("data:image/png;base64,")
+        Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).verify()
+    assert all(link.startswith(("data:image/png;base64,", "#")) for link in page.links)
+    metrics = json.loads((out / "metrics.json").read_text())
+    keys = {key for _, key, _ in page.cells}
+    assert {"test_nll", "n_parameters", "test_log_likelihood_k4", "fid_domain", "precision"} <= keys
+    for runs, key, text in page.cells:
+        assert text == format_values([metrics[r][key] for r in runs]), (runs, key)
+    markdown = (out / "report.md").read_text().splitlines()
+    assert sum(line.startswith("## ") for line in markdown) == len(SECTIONS)
+
+
+@pytest.mark.slow
+def test_failed_run_is_reported_and_markup_escaped(first):
+    out, _ = first
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["prior-expost-s0"]["status"] == "failed"
+    assert sum(m["status"] == "finished" for m in metrics.values()) == len(metrics) - 1
+    html = (out / "report.html").read_text()
+    assert "<script" not in html and "&lt;script&gt;" in html
+    failure = f"prior-expost-s0 (VAE (N(0, I) prior) + ex-post sampler) failed: RuntimeError: ex-post broke on {EVIL}"
+    assert failure in " ".join(Page(html).text)
+
+
+@pytest.mark.slow
+def test_rerun_skips_finished_runs_and_retries_the_failed_one(first):
+    out, _ = first
+    finished = [p for p in (out / "runs").glob("*/metrics.json")]
+    before = {p: p.stat().st_mtime_ns for p in finished + list((out / "runs").glob("*/model.safetensors"))}
+    result = study(out)
+    assert result.exit_code == 0, result.output
+    assert f"runs: 1 finished, {len(finished)} skipped" in result.output
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+    assert json.loads((out / "metrics.json").read_text())["prior-expost-s0"]["status"] == "finished"
+    assert "failed:" not in " ".join(Page((out / "report.html").read_text()).text)
+
+
+@pytest.mark.slow
+def test_report_command_rebuilds_from_disk(first):
+    out, _ = first
+    (out / "report.html").unlink()
+    (out / "report.md").unlink()
+    result = runner.invoke(app, ["report", str(out)])
+    assert result.exit_code == 0, result.output
+    assert Page((out / "report.html").read_text()).sections == SECTIONS and (out / "report.md").exists()
+
+
+@pytest.mark.slow
+def test_changed_study_in_same_folder_is_refused(first):
+    out, _ = first
+    result = study(out, "--set", "study.steps=7")
+    assert result.exit_code == 2 and "another preset" in result.output

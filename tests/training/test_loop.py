@@ -1,0 +1,151 @@
+import json
+
+import pytest
+import torch
+
+import gausslab as gl
+from gausslab.training.checkpoint import read_state
+from gausslab.training.config import TrainConfig
+from gausslab.core.errors import CheckpointError, TrainingError
+from gausslab.models import Loss, build_model
+
+
+def make(data, seed=0):
+    return build_model("vae", data, latent_dim=2, hidden=(16,), seed=seed)
+
+
+def test_same_seed_gives_bit_identical_weights(vectors, tiny_train, tmp_path):
+    a, b = make(vectors), make(vectors)
+    gl.fit(a, vectors, tiny_train)
+    gl.fit(b, vectors, tiny_train)
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    c = make(vectors)
+    gl.fit(c, vectors, tiny_train.model_copy(update={"seed": 1}))
+    assert not all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), c.state_dict().values()))
+
+
+def test_run_folder_and_log(images, tiny_train, tmp_path):
+    out = tmp_path / "run"
+    result = gl.fit(make(images), images, tiny_train, out=out)
+    assert {p.name for p in out.iterdir()} >= {"config.json", "model.safetensors", "state.safetensors",
+                                                 "state.json", "log.jsonl", "samples.png"}
+    lines = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    steps_per_epoch = -(-images.train.shape[0] // tiny_train.batch_size)
+    assert lines[-1]["step"] == result.steps == 2 * steps_per_epoch
+    for key in ("loss", "recon", "kl", "beta", "samples_per_s"):
+        assert key in lines[0]
+    epoch_lines = [r for r in lines if "test_elbo" in r]
+    assert len(epoch_lines) == 2  # one held-out evaluation per epoch
+    assert lines[0]["loss"] == pytest.approx(lines[0]["beta"] * lines[0]["kl"] - lines[0]["recon"], rel=1e-5)
+    state = read_state(out)
+    assert state["finished"] and state["step"] == result.steps
+    assert not list(out.glob("*.tmp")), "no temp files are left behind"
+
+
+def test_held_out_terms_come_from_the_validation_split_when_there_is_one(tmp_path):
+    data = gl.load_dataset("moons", n=200)
+    model = gl.build_model("vae", data, latent_dim=2, hidden=[8])
+    result = gl.fit(model, data, gl.TrainConfig(epochs=1, batch_size=64), out=tmp_path / "run")
+    model.eval()
+    means = {}
+    with torch.no_grad():
+        for split in ("valid", "test"):
+            torch.manual_seed(0)  # the trainer scores held-out rows with this seed
+            means[split] = float(model.elbo(getattr(data, split)).elbo.mean())
+    assert "test_elbo" not in result.last and means["valid"] != means["test"]
+    assert result.last["valid_elbo"] == pytest.approx(means["valid"], rel=1e-6)
+
+
+def test_steps_cap_the_run(vectors, tmp_path):
+    result = gl.fit(make(vectors), vectors, TrainConfig(epochs=100, steps=5, batch_size=16))
+    assert result.steps == 5
+
+
+def test_existing_run_folder_is_not_overwritten(vectors, tiny_train, tmp_path):
+    gl.fit(make(vectors), vectors, tiny_train, out=tmp_path / "r")
+    with pytest.raises(CheckpointError, match="already holds a run"):
+        gl.fit(make(vectors), vectors, tiny_train, out=tmp_path / "r")
+
+
+def test_resume_with_a_different_config_is_refused(vectors, tiny_train, tmp_path):
+    gl.fit(make(vectors), vectors, tiny_train, out=tmp_path / "r")
+    with pytest.raises(CheckpointError, match="train.lr"):
+        gl.fit(make(vectors), vectors, tiny_train.model_copy(update={"lr": 0.5}), out=tmp_path / "r", resume=True)
+
+
+def poison_after(model, bad_step):
+    """Make the model's loss NaN from `bad_step` on."""
+    original = model.training_losses
+
+    def losses(x, step):
+        for loss in original(x, step):
+            value = loss.value * float("nan") if step >= bad_step else loss.value
+            yield Loss(loss.optimizer, value, loss.parts)
+
+    model.training_losses = losses
+    return model
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(vectors, tmp_path):
+    out = tmp_path / "r"
+    cfg = TrainConfig(epochs=100, steps=10, batch_size=16, checkpoint_every=3)
+    with pytest.raises(TrainingError) as err:
+        gl.fit(poison_after(make(vectors), 7), vectors, cfg, out=out)
+    message = str(err.value)
+    assert "step 7" in message and "learning rate" in message and "grad_clip" in message and "\n" not in message
+    assert read_state(out)["step"] == 6
+    loaded = gl.load(out)
+    assert all(torch.isfinite(p).all() for p in loaded.parameters())
+
+
+def test_non_finite_loss_between_checkpoints_names_its_step_and_writes_no_bad_weights(vectors, tmp_path):
+    # "stop" notes the bad step on the device and checks at the next log or checkpoint (step 10 here).
+    out = tmp_path / "r"
+    cfg = TrainConfig(epochs=100, steps=10, batch_size=16, checkpoint_every=100, log_every=100)
+    with pytest.raises(TrainingError, match="at step 2;"):
+        gl.fit(poison_after(make(vectors), 2), vectors, cfg, out=out)
+    assert not (out / "state.json").exists() and (out / "log.jsonl").read_text() == ""
+
+
+def test_skip_policy_skips_bad_batches(vectors, tmp_path):
+    cfg = TrainConfig(epochs=100, steps=10, batch_size=16, nan_policy="skip", log_every=10)
+    result = gl.fit(poison_after(make(vectors), 7), vectors, cfg, out=tmp_path / "r")
+    assert result.last["skipped_batches"] == 3
+
+
+def test_keyboard_interrupt_saves_a_checkpoint(vectors, tmp_path):
+    model = make(vectors)
+    original = model.training_losses
+
+    def losses(x, step):
+        if step == 4:
+            raise KeyboardInterrupt
+        yield from original(x, step)
+
+    model.training_losses = losses
+    out = tmp_path / "r"
+    with pytest.raises(TrainingError, match="--resume"):
+        gl.fit(model, vectors, TrainConfig(epochs=100, steps=10, batch_size=16, checkpoint_every=100), out=out)
+    assert read_state(out)["step"] == 4
+    resumed = make(vectors)
+    gl.fit(resumed, vectors, TrainConfig(epochs=100, steps=10, batch_size=16, checkpoint_every=100), out=out,
+           resume=True)
+    straight = make(vectors)
+    gl.fit(straight, vectors, TrainConfig(epochs=100, steps=10, batch_size=16))
+    assert all(torch.equal(p, q) for p, q in zip(resumed.state_dict().values(), straight.state_dict().values()))
+
+
+@pytest.mark.parametrize("kind", ["vae", "gan"])
+def test_bf16_autocast_on_cpu_trains_close_to_float32(kind):
+    data = gl.load_dataset("ring8", n=1000)
+    runs = {}
+    for amp in ("off", "bf16"):
+        torch.manual_seed(0)
+        model = gl.build_model(kind, data)
+        runs[amp] = gl.fit(model, data, TrainConfig(steps=40, epochs=100, batch_size=64, amp=amp, device="cpu"))
+    low = runs["bf16"]
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in low.model.parameters())
+    changed = [not torch.equal(p, q) for p, q in zip(low.model.parameters(), runs["off"].model.parameters())]
+    assert any(changed), "bf16 autocast had no effect"
+    key = "valid_elbo" if kind == "vae" else "loss_generator"
+    assert low.last[key] == pytest.approx(runs["off"].last[key], rel=0.05, abs=0.05)
