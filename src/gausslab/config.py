@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gausslab.errors import ConfigError
 
@@ -43,9 +43,25 @@ class VAEConfig(StrictModel):
     beta: float = Field(1.0, ge=0)  # Higgins et al. 2017
     warmup_steps: int = Field(0, ge=0)  # linear KL annealing, Bowman et al. 2016
     free_bits: float = Field(0.0, ge=0)  # nats per latent unit, Kingma et al. 2016
+    objective: Literal["elbo", "iwae"] = Field(
+        "elbo", description="training bound: the ELBO, or the importance-weighted bound on iwae_k samples "
+        "(Burda et al. 2016, eq. 8), which needs beta=1, warmup_steps=0 and free_bits=0")
+    iwae_k: int = Field(5, ge=1, description="importance samples per example of the iwae objective (1 is the "
+                        "ELBO); ignored by the elbo objective")
     arch: Literal["auto", "mlp", "conv"] = "auto"  # auto: conv for images of side >= 16
     hidden: tuple[int, ...] | None = None  # MLP widths; None picks from the data size
     channels: tuple[int, ...] = (32, 64, 128)  # conv widths, one per stride-2 stage
+
+    @model_validator(mode="after")
+    def _plain_bound_for_iwae(self) -> VAEConfig:
+        """The IWAE bound has no separate KL term to weight, warm up or floor, so those options must be off."""
+        if self.objective == "iwae":
+            for name, plain in (("beta", 1.0), ("warmup_steps", 0), ("free_bits", 0.0)):
+                if getattr(self, name) != plain:
+                    raise ConfigError(f"model.{name}={getattr(self, name)!r} is not allowed with model.objective="
+                                      f"'iwae' (the bound has no KL term to weight); use {name}={plain} or "
+                                      "objective='elbo'")
+        return self
 
 
 class GANConfig(StrictModel):
@@ -125,6 +141,8 @@ def _one_line(err: ValidationError, raw: dict[str, Any]) -> str:
         close = difflib.get_close_matches(str(value), options, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"{loc}={value!r} is not allowed{hint}; choose one of: {', '.join(options)}"
+    if kind == "value_error" and isinstance(first.get("ctx", {}).get("error"), ConfigError):
+        return str(first["ctx"]["error"])  # a cross-field check that already names its values
     if kind == "union_tag_invalid":
         return f"{loc}.kind={first['ctx']['tag']!r} is not allowed; choose one of: {', '.join(MODEL_CONFIGS)}"
     return f"{loc}={value!r}: {first['msg']}"

@@ -10,7 +10,7 @@ from gausslab.errors import lookup
 from gausslab.models.base import GenerativeModel, Loss
 from gausslab.models.gan import GAN
 from gausslab.models.gmm import GMM
-from gausslab.models.vae import VAE, ElboTerms
+from gausslab.models.vae import VAE, ElboTerms, IwaeTerms
 
 MODELS: dict[str, type[GenerativeModel]] = {"vae": VAE, "gan": GAN, "gmm": GMM}
 
@@ -35,4 +35,4 @@ def build_model(
         return cls(config, shape)
 
 
-__all__ = ["GAN", "GMM", "MODELS", "ElboTerms", "GenerativeModel", "Loss", "VAE", "build_model"]
+__all__ = ["GAN", "GMM", "MODELS", "ElboTerms", "GenerativeModel", "IwaeTerms", "Loss", "VAE", "build_model"]

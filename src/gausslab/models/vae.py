@@ -3,6 +3,9 @@
 Objective per example: ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)), trained as
 -(recon - beta_t * KL) with linear KL warm-up (Bowman et al. 2016) and optional free bits
 (Kingma et al. 2016, "Improved variational inference with inverse autoregressive flow", eq. 15).
+With `objective="iwae"` it is trained on the k-sample importance-weighted bound instead
+(Burda et al. 2016, eq. 8), which tightens towards log p(x) as k grows; its k = 1 case is
+the ELBO, and is trained by the very same code.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.distributions import Normal
+from torch.utils.checkpoint import checkpoint
 
 from gausslab import nets
 from gausslab.config import VAEConfig
@@ -28,6 +32,16 @@ class ElboTerms:
     """Per-example terms [B]: elbo = recon - kl (nats)."""
 
     elbo: Tensor
+    recon: Tensor
+    kl: Tensor
+
+
+@dataclass
+class IwaeTerms:
+    """Per-example terms [B] of the k-sample bound: bound = log (1/k) sum_i p(x, z_i) / q(z_i|x) (nats);
+    recon and kl average log p(x|z_i) and log q(z_i|x) - log p(z_i) over the k draws."""
+
+    bound: Tensor
     recon: Tensor
     kl: Tensor
 
@@ -96,37 +110,67 @@ class VAE(GenerativeModel):
         return ElboTerms(elbo=recon - kl, recon=recon, kl=kl)
 
     def iwae_bound(self, x: Tensor, k: int, chunk: int = 256) -> Tensor:
-        """log (1/k) sum_i p(x, z_i) / q(z_i|x), z_i ~ q(z|x) (Burda et al. 2016, eq. 8) [B].
+        """log (1/k) sum_i p(x, z_i) / q(z_i|x), z_i ~ q(z|x) (Burda et al. 2016, eq. 8) [B]."""
+        return self.iwae_terms(x, k, chunk).bound
 
-        Computed in chunks of `chunk` samples with a running logsumexp so memory is O(B * chunk).
+    def iwae_terms(self, x: Tensor, k: int, chunk: int = 256) -> IwaeTerms:
+        """The k-sample bound and its parts [B], differentiable (reparameterised draws).
+
+        The draws are made `chunk` at a time, so the decoder holds O(B * chunk) rows. Under autograd with
+        more than one chunk, each chunk's decoder activations are recomputed in the backward pass
+        (activation checkpointing), so training memory stays bounded as k grows, too.
         """
         q = self.encode(x)
-        total = torch.full((x.shape[0],), -math.inf, device=x.device)
+        recompute = torch.is_grad_enabled() and k > chunk
+        log_px, log_ratio = [], []
         for start in range(0, k, chunk):
-            m = min(chunk, k - start)
-            z = q.sample((m,))  # [m, B, D]
-            out = self.decoder(z.flatten(0, 1))  # [m*B, *shape]
-            xs = x.unsqueeze(0).expand(m, *x.shape).flatten(0, 1)
-            log_px = self.likelihood.log_prob(out, xs).view(m, -1)
-            log_w = log_px + self.prior.log_prob(z) - q.log_prob(z).sum(-1)  # [m, B]
-            total = torch.logaddexp(total, torch.logsumexp(log_w, 0))
-        return total - math.log(k)
+            z = q.rsample((min(chunk, k - start),))  # [m, B, D]
+            log_px.append(checkpoint(self._log_px, z, x, use_reentrant=False) if recompute else self._log_px(z, x))
+            log_ratio.append(q.log_prob(z).sum(-1) - self.prior.log_prob(z))  # [m, B]
+        recon, kl = torch.cat(log_px), torch.cat(log_ratio)  # [k, B]
+        return IwaeTerms(torch.logsumexp(recon - kl, 0) - math.log(k), recon.mean(0), kl.mean(0))
+
+    def _log_px(self, z: Tensor, x: Tensor) -> Tensor:
+        """log p(x|z_i) [m, B] for draws z [m, B, D] of examples x [B, *shape]."""
+        m = z.shape[0]
+        xs = x.unsqueeze(0).expand(m, *x.shape).flatten(0, 1)  # [m*B, *shape]
+        return self.likelihood.log_prob(self.decoder(z.flatten(0, 1)), xs).view(m, -1)
+
+    @property
+    def importance_samples(self) -> int:
+        """k of the training bound: iwae_k under the iwae objective, else 1 (the ELBO, Burda et al.'s L_1)."""
+        return self.config.iwae_k if self.config.objective == "iwae" else 1
 
     def beta_at(self, step: int) -> float:
         warm = self.config.warmup_steps
         return self.config.beta * (min(1.0, step / warm) if warm else 1.0)
 
     def training_losses(self, x: Tensor, step: int) -> Iterator[Loss]:
+        k = self.importance_samples
+        yield self._elbo_loss(x, step) if k == 1 else self._iwae_loss(x, k)
+
+    def _elbo_loss(self, x: Tensor, step: int) -> Loss:
         q = self.encode(x)
         z = q.rsample()
         recon = self.likelihood.log_prob(self.decoder(z), x)  # [B]
         kl, per_unit = self.kl(q, z)
         recon_mean, kl_mean = recon.mean(), kl.mean()
         beta = self.beta_at(step)
-        yield Loss("model", beta * self._free_bits(kl_mean, per_unit) - recon_mean, {
+        return Loss("model", beta * self._free_bits(kl_mean, per_unit) - recon_mean, {
             "recon": recon_mean.detach(),
             "kl": kl_mean.detach(),
             "beta": torch.tensor(beta),
+        })
+
+    def _iwae_loss(self, x: Tensor, k: int) -> Loss:
+        """-mean IWAE bound (beta, warm-up and free bits are off: VAEConfig checks it); recon and kl are
+        logged as the averages over the k draws, beside the bound itself."""
+        terms = self.iwae_terms(x, k)
+        bound = terms.bound.mean()
+        return Loss("model", -bound, {
+            "recon": terms.recon.mean().detach(),
+            "kl": terms.kl.mean().detach(),
+            "iwae_bound": bound.detach(),
         })
 
     def _free_bits(self, kl_mean: Tensor, per_unit: Tensor | None) -> Tensor:
@@ -143,4 +187,6 @@ class VAE(GenerativeModel):
 
     def validation_terms(self, x: Tensor) -> dict[str, Tensor]:
         terms = self.elbo(x)
-        return {"elbo": terms.elbo.mean(), "recon": terms.recon.mean(), "kl": terms.kl.mean()}
+        out = {"elbo": terms.elbo.mean(), "recon": terms.recon.mean(), "kl": terms.kl.mean()}
+        k = self.importance_samples
+        return out | ({"iwae_bound": self.iwae_bound(x, k).mean()} if k > 1 else {})
