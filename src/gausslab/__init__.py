@@ -7,10 +7,11 @@ from gausslab.data import Dataset, load_dataset
 from gausslab.evaluate import Evaluation, evaluate
 from gausslab.errors import CheckpointError, ConfigError, DataError, GausslabError, TrainingError
 from gausslab.models import MODELS, build_model
+from gausslab import samplers
 from gausslab.train import FitResult, fit
 
 __all__ = [
     "MODELS", "CheckpointError", "ConfigError", "DataConfig", "DataError", "Dataset", "FitResult", "GANConfig",
     "GMMConfig", "GausslabError", "RunConfig", "TrainConfig", "TrainingError", "VAEConfig", "build_model", "fit", "Evaluation", "evaluate",
-    "load", "load_dataset",
+    "load", "load_dataset", "samplers",
 ]

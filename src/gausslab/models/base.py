@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
 from gausslab.config import TrainConfig
+from gausslab.data import Dataset
 
 
 def adam(params, **options) -> torch.optim.Adam:
@@ -73,3 +75,18 @@ class GenerativeModel(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(itertools.chain(self.parameters(), self.buffers())).device
+
+
+def fit_steps(model: GenerativeModel, data: Dataset, steps: int, seed: int = 0, device: str = "auto",
+              out: str | Path | None = None, **train: object) -> GenerativeModel:
+    """`model` trained on data.train for `steps` steps by the one trainer (`train.fit`), without progress bars.
+
+    out: write the run folder there (`checkpoint.load` rebuilds the model from it). train: more
+    TrainConfig fields (batch_size, lr, ...).
+    """
+    from gausslab.train import fit  # imported here: train.py imports the model registry, which imports this module
+
+    config = TrainConfig(epochs=steps, steps=steps, seed=seed, log_every=steps, checkpoint_every=steps, device=device,
+                         **train)
+    fit(model, data, config, out, progress=False)
+    return model

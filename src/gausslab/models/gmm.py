@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -21,7 +22,7 @@ from torch import Tensor
 from gausslab.config import GMMConfig, TrainConfig, validate
 from gausslab.data import Dataset
 from gausslab.errors import DataError, TrainingError
-from gausslab.models.base import GenerativeModel, Loss
+from gausslab.models.base import GenerativeModel, Loss, fit_steps
 
 _EPS = 10 * torch.finfo(torch.float64).eps  # keeps empty components' counts positive (as scikit-learn)
 
@@ -205,14 +206,12 @@ class GMM(GenerativeModel):
         return (self.means[k] + noise).float().view(n, *self.shape)
 
 
-def fit_gmm(data: Dataset, steps: int = 100, seed: int = 0, device: str = "auto", **config: object) -> GMM:
-    """A GMM (GMMConfig fields as keywords) trained on data.train for `steps` EM iterations by `train.fit`."""
-    from gausslab.train import fit  # imported here: train.py imports the model registry, which imports us
-
+def fit_gmm(data: Dataset, steps: int = 100, seed: int = 0, device: str = "auto", out: str | Path | None = None,
+            **config: object) -> GMM:
+    """A GMM (GMMConfig fields as keywords) trained on data.train for `steps` EM iterations by `train.fit`;
+    with `out`, saved there as a run folder."""
     model = GMM(validate(GMMConfig, {"kind": "gmm", **config}), data.shape)
-    train = TrainConfig(epochs=steps, seed=seed, log_every=steps, checkpoint_every=steps, device=device)
-    fit(model, data, train, progress=False)
-    return model
+    return fit_steps(model, data, steps, seed, device, out)
 
 
 @dataclass
