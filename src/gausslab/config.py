@@ -31,6 +31,10 @@ class DataConfig(StrictModel):
     n: int | None = Field(None, gt=0)  # size of a generated data set (toys, shapes)
 
 
+# What the IWAE objective needs: its bound has no separate KL term to weight, warm up or floor.
+IWAE_PLAIN: dict[str, float | int] = {"beta": 1.0, "warmup_steps": 0, "free_bits": 0.0}
+
+
 class VAEConfig(StrictModel):
     kind: Literal["vae"] = "vae"
     latent_dim: int = Field(16, gt=0)
@@ -54,9 +58,8 @@ class VAEConfig(StrictModel):
 
     @model_validator(mode="after")
     def _plain_bound_for_iwae(self) -> VAEConfig:
-        """The IWAE bound has no separate KL term to weight, warm up or floor, so those options must be off."""
         if self.objective == "iwae":
-            for name, plain in (("beta", 1.0), ("warmup_steps", 0), ("free_bits", 0.0)):
+            for name, plain in IWAE_PLAIN.items():
                 if getattr(self, name) != plain:
                     raise ConfigError(f"model.{name}={getattr(self, name)!r} is not allowed with model.objective="
                                       f"'iwae' (the bound has no KL term to weight); use {name}={plain} or "
