@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import gausslab as gl
 from gausslab.cli import app
 from gausslab.config import TrainConfig
-from gausslab.errors import ConfigError
+from gausslab.errors import CheckpointError, ConfigError
 from gausslab.models import build_model
 from gausslab.saved_samplers import fit_or_load, for_run
 from gausslab.samplers import SAMPLERS, ExPostSampler, PriorSampler, TwoStageSampler
@@ -110,6 +110,15 @@ def test_fitted_sampler_survives_save_and_load(name, vae_and_data, tmp_path, mon
     with torch.no_grad():
         x = model.sample(9, generator=torch.Generator().manual_seed(4), sampler=loaded)
     torch.testing.assert_close(x, model.decode(_draw(loaded, 4)))
+
+
+@pytest.mark.parametrize("text", ["not json", '{"shift": [0.0], "scale": [1.0]}'])
+def test_a_broken_standardisation_file_is_a_checkpoint_error(text, vae_and_data, tmp_path):
+    model, data = vae_and_data
+    fit_or_load("two-stage", model, data, tmp_path / "s", **FITTED["two-stage"])
+    (tmp_path / "s" / TwoStageSampler.STATS).write_text(text)
+    with pytest.raises(CheckpointError, match="codes.json"):
+        fit_or_load("two-stage", model, data, tmp_path / "s", **FITTED["two-stage"])
 
 
 def test_an_unfinished_sampler_folder_is_fitted_again(vae_and_data, tmp_path):

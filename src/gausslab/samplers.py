@@ -120,10 +120,11 @@ class TwoStageSampler:
         path = Path(folder) / cls.STATS
         try:
             stats = json.loads(path.read_text())
-            shift, scale = (torch.tensor(stats[key], dtype=torch.float32, device=vae.device) for key in ("shift", "scale"))
+            shift, scale = (torch.tensor(stats[key], dtype=torch.float32, device=vae.device)
+                            for key in ("shift", "scale"))
         except (OSError, ValueError, KeyError, TypeError):
             raise CheckpointError(f"{str(path)!r} is missing or corrupt") from None
-        if shift.shape != scale.shape or shift.shape != (vae.config.latent_dim,):
+        if shift.shape != vae.shape or scale.shape != vae.shape:  # [D]: the codes the second VAE models
             raise CheckpointError(f"{str(path)!r} does not fit the second VAE in {str(folder)!r}")
         return cls(vae, shift, scale)
 

@@ -109,18 +109,11 @@ def sampler_task(task: Task, folder: Path, ctx: RunContext) -> None:
     options = {key: value for key, value in task.options.items() if key != "source"}
     sampler = fit_or_load(task.kind, model, data, folder / "sampler", seed=task.seed, **options)
     values = ctx.evaluate(model, data, SAMPLE_METRICS, sampler=sampler)
-    values |= {"prior_holes": _sampler_holes(model, data, sampler, task.seed), "source": source.name,
+    values |= {"prior_holes": latent.sampler_hole_score(model, data.test[:2000], sampler, task.seed),
+               "source": source.name,
                **{f"sampler_{key}": value for key, value in options.items()}}
     draw(task, SamplerModel(model, sampler), data, folder)
     atomic_write_json(folder / METRICS_JSON, values)
-
-
-@torch.inference_mode()
-def _sampler_holes(model, data: Dataset, sampler, seed: int, n: int = 2000) -> float:
-    """The prior-hole score (metrics.latent) with the sampler's draws in place of the prior's."""
-    mu, std = latent.encode_all(model, data.test[:n])
-    g = torch.Generator(model.device).manual_seed(seed)
-    return latent.prior_hole_score(mu, std, sampler.sample(len(mu), generator=g).to(mu), g)
 
 
 class SamplerModel:
