@@ -16,7 +16,7 @@ from pathlib import Path
 from benchmarks.common import machine
 from benchmarks.goals import summary
 
-SUITE = ["train_throughput", "gan_throughput", "gmm_vs_sklearn", "metrics_speed", "toy_modes", "priors",
+SUITE = ["train_throughput", "gan_throughput", "gmm_vs_sklearn", "metrics_speed", "toy_modes", "priors", "remedies",
          "study_time"]
 
 

@@ -51,6 +51,12 @@ def machine() -> dict[str, object]:
             "torch": torch.__version__, "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
 
 
+def mean_sd(values: list[float], digits: int = 2) -> str:
+    """'mean ± sample sd' of per-seed values (sd 0 for one value)."""
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.{digits}f} ± {sd:.{digits}f}"
+
+
 def table(rows: list[dict[str, object]], title: str) -> str:
     """A plain-text table of dict rows (same keys)."""
     if not rows:

@@ -17,7 +17,7 @@ from sklearn.mixture import GaussianMixture
 
 from benchmarks.common import table
 from gausslab.data import load_dataset
-from gausslab.training.mixtures import fit_gmm
+from gausslab.training.fitting import fit_gmm
 
 CASES = [("digits", 10, "full"), ("digits", 10, "diag"), ("grid25", 25, "full")]
 

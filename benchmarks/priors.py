@@ -25,10 +25,10 @@ import time
 import torch
 
 import gausslab as gl
-from benchmarks.common import table
+from benchmarks.common import mean_sd, table
 from gausslab.data import Dataset
 from gausslab.evaluation.evaluate import evaluate
-from gausslab.training.mixtures import k_sweep
+from gausslab.training.fitting import k_sweep
 from gausslab.blocks.priors import PRIORS, diagonal_mixture_log_prob
 from gausslab.samplers import ExPostSampler
 
@@ -79,11 +79,6 @@ def train_vae(prior: str, data: Dataset, epochs: int, seed: int):
     model = gl.build_model("vae", data, seed=seed, prior=prior, **ARCH)
     gl.fit(model, data, gl.TrainConfig(epochs=epochs, batch_size=128, seed=seed, log_every=10**6), progress=False)
     return model.eval()
-
-
-def mean_sd(values: list[float]) -> str:
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.2f} ± {sd:.2f}"
 
 
 def prior_table(data: Dataset, epochs: int, seeds: int, k: int) -> dict[str, dict[str, float]]:

@@ -2,6 +2,7 @@
 
 from gausslab.core.errors import CheckpointError, ConfigError, DataError, GausslabError, TrainingError
 from gausslab.data import DataConfig, Dataset, load_dataset
+from gausslab import samplers
 from gausslab.evaluation.evaluate import Evaluation, evaluate
 from gausslab.models import MODELS, GANConfig, GMMConfig, VAEConfig, build_model
 from gausslab.training.checkpoint import load
@@ -13,5 +14,5 @@ from gausslab.version import __version__
 __all__ = [
     "MODELS", "CheckpointError", "ConfigError", "DataConfig", "DataError", "Dataset", "Evaluation", "FitResult",
     "GANConfig", "GMMConfig", "GausslabError", "RunConfig", "TrainConfig", "TrainingError", "VAEConfig",
-    "__version__", "build_model", "evaluate", "fit", "load", "load_dataset",
+    "__version__", "build_model", "evaluate", "fit", "load", "load_dataset", "samplers",
 ]

@@ -20,6 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from gausslab.training import checkpoint as ckpt
+from gausslab.samplers import saved as saved_samplers
 from gausslab.core.config import load_yaml
 from gausslab.training.run_config import resolve
 from gausslab.data import load_from_config
@@ -106,8 +107,10 @@ def sample(
     out: Annotated[Path, typer.Option(help="samples.png (picture) or samples.npy (array).")],
     n: Annotated[int, typer.Option(help="Number of samples.")] = 64,
     seed: int = 0,
-    sampler: Annotated[str, typer.Option(help="VAE latents from: prior, or expost (a GMM on the aggregate "
-                                              "posterior of the run's training data, Ghosh et al. 2020).")] = "prior",
+    sampler: Annotated[str, typer.Option(help=f"VAE latents from: {', '.join(SAMPLERS)} — the prior, a GMM on the "
+                                              "aggregate posterior of the run's training data (Ghosh et al. 2020), or "
+                                              "a second VAE on it (Dai & Wipf 2019); fitted once, kept in "
+                                              "RUN/samplers/.")] = "prior",
     k: Annotated[int, typer.Option(help="Mixture components of the expost sampler.")] = 10,
 ) -> None:
     """Draw samples from a trained model."""
@@ -118,13 +121,13 @@ def sample(
     suffix = out.suffix.lower()
     if suffix not in (".png", ".npy"):
         raise ConfigError(f"--out {str(out)!r} must end in .png or .npy")
-    fit_sampler = lookup(SAMPLERS, "sampler", sampler).fit
+    lookup(SAMPLERS, "sampler", sampler)  # an unknown name fails before anything is loaded
     model, info = ckpt.load(run), ckpt.read_run_info(run)
-    # `prior` is every model's own sample(); other samplers fit to the run's training data first.
+    # `prior` is every model's own sample(); other samplers fit to the run's training data once, then load.
     if sampler == "prior":
         latents = {}
     else:
-        latents = {"sampler": fit_sampler(model, load_from_config(info.config.data), k=k, seed=seed)}
+        latents = {"sampler": saved_samplers.for_run(run, sampler, model, load_from_config(info.config.data), k=k)}
     with torch.inference_mode():
         x = model.sample(n, generator=torch.Generator().manual_seed(seed), **latents)
     _write_samples(x, out, info)

@@ -103,6 +103,23 @@ def test_prior_hole_score():
     assert latent.prior_hole_score(mu * 0.3 + 2.5, std * 0.3, prior, g) > 0.5  # q(z) misses most of p(z)
 
 
+class GaussianSampler:
+    """z ~ N(mean, diag std^2) [n, 3], as a latent sampler."""
+
+    def __init__(self, mean: Tensor, std: Tensor):
+        self.mean, self.std = mean, std
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        return self.mean + self.std * torch.randn(n, 3, generator=generator, dtype=torch.float64)
+
+
+def test_sampler_hole_score_counts_draws_where_no_example_is_encoded():
+    model, x = LinearGaussianVAE(), data(2000)
+    aggregate = GaussianSampler(SHIFT, (GAIN**2 + STD**2).sqrt())  # q(z) of x ~ N(0, I), exactly
+    assert latent.sampler_hole_score(model, x, aggregate) < 0.03  # ~ the 1% quantile by construction
+    assert latent.sampler_hole_score(model, x, GaussianSampler(SHIFT + 4, STD)) > 0.9
+
+
 def test_latent_report_on_linear_gaussian_model():
     x = data()
     report = latent_report(LinearGaussianVAE(), x, samples=4)

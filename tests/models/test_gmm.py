@@ -16,7 +16,7 @@ import gausslab as gl
 from gausslab.cli import app
 from gausslab.core.errors import DataError
 from gausslab.models import GMM, build_model
-from gausslab.training.mixtures import fit_gmm, k_sweep
+from gausslab.training.fitting import fit_gmm, k_sweep
 from tests.conftest import tiny_images, tiny_vectors
 from tests.models.suite import check_model
 

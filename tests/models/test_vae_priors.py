@@ -1,4 +1,4 @@
-"""The VAE with every prior passes the shared model suite; the Monte Carlo KL path is unbiased."""
+"""The VAE with every prior and objective passes the shared model suite; the Monte Carlo KL path is unbiased."""
 
 from __future__ import annotations
 
@@ -13,13 +13,16 @@ from tests.conftest import tiny_images, tiny_vectors
 from tests.models.suite import check_model
 
 TINY = dict(latent_dim=2, hidden=(16,), prior_components=3, flow_layers=2)
+OBJECTIVES = {"elbo": {}, "iwae": {"objective": "iwae", "iwae_k": 3}}
 
 
 @pytest.mark.parametrize("make_data", [tiny_images, tiny_vectors], ids=["images", "vectors"])
 @pytest.mark.parametrize("prior", sorted(PRIORS))
-def test_vae_passes_shared_suite(prior, make_data, tmp_path):
+@pytest.mark.parametrize("objective", sorted(OBJECTIVES))
+def test_vae_passes_shared_suite(objective, prior, make_data, tmp_path):
     data = make_data()
-    check_model(lambda: build_model("vae", data, seed=0, prior=prior, **TINY), data, tmp_path)
+    options = {**TINY, **OBJECTIVES[objective]}
+    check_model(lambda: build_model("vae", data, seed=0, prior=prior, **options), data, tmp_path)
 
 
 def test_prior_is_chosen_by_run_config_override():

@@ -1,4 +1,5 @@
-"""Ex-post sampling: a mixture fitted to the encoder means of the training set, decoded by the VAE."""
+"""Latent samplers: a mixture (ex-post) or a second VAE (two-stage) fitted to the encoder means of the training
+set, decoded by the VAE; fitted once, saved as run folders and loaded back."""
 
 from __future__ import annotations
 
@@ -7,13 +8,18 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+import gausslab as gl
 from gausslab.cli import app
-from gausslab.core.errors import ConfigError
+from gausslab.training.config import TrainConfig
+from gausslab.core.errors import CheckpointError, ConfigError
 from gausslab.models import build_model
-from gausslab.samplers import SAMPLERS, ExPostSampler, PriorSampler
+from gausslab.samplers.saved import fit_or_load, for_run
+from gausslab.samplers import SAMPLERS, ExPostSampler, PriorSampler, TwoStageSampler
 from tests.conftest import tiny_images
 
 TINY = dict(latent_dim=3, hidden=(16,))
+FITTED = {"expost": {"k": 2, "steps": 3}, "two-stage": {"steps": 4, "hidden": (8,)}}
+DENSITY = {"expost": "gmm", "two-stage": "vae"}  # the attribute holding each sampler's fitted model
 
 
 @pytest.fixture
@@ -68,12 +74,9 @@ def test_prior_sampler_is_the_models_own_sampling(vae_and_data):
     assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("name", sorted(SAMPLERS))
-def test_every_registered_sampler_draws_latents_of_the_models_size(name, vae_and_data):
-    model, data = vae_and_data
-    sampler = SAMPLERS[name].fit(model, data)
-    z = sampler.sample(6, generator=torch.Generator().manual_seed(0))
-    assert z.shape == (6, model.config.latent_dim) and torch.isfinite(z).all()
+def test_registry_offers_prior_expost_and_two_stage():
+    assert SAMPLERS == {"prior": PriorSampler, "expost": ExPostSampler, "two-stage": TwoStageSampler}
+    assert gl.samplers.TwoStageSampler is TwoStageSampler
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
@@ -82,6 +85,73 @@ def test_samplers_need_a_vae(name):
     gmm = build_model("gmm", data, components=2)
     with pytest.raises(ConfigError, match="needs a VAE"):
         SAMPLERS[name].fit(gmm, data)
+
+
+def _draw(sampler, seed: int, n: int = 9) -> torch.Tensor:
+    with torch.no_grad():
+        return sampler.sample(n, generator=torch.Generator().manual_seed(seed))
+
+
+def _refuse(*args, **kwargs):
+    raise AssertionError("the saved sampler was fitted again instead of loaded")
+
+
+@pytest.mark.parametrize("name", sorted(FITTED))
+def test_fitted_sampler_survives_save_and_load(name, vae_and_data, tmp_path, monkeypatch):
+    model, data = vae_and_data
+    fitted = fit_or_load(name, model, data, tmp_path / name, seed=1, **FITTED[name])
+    monkeypatch.setattr(SAMPLERS[name], "fit", _refuse)
+    loaded = fit_or_load(name, model, data, tmp_path / name, seed=1, **FITTED[name])
+    before, after = (getattr(s, DENSITY[name]).state_dict() for s in (fitted, loaded))
+    assert list(before) == list(after)
+    assert all(torch.equal(value, after[key]) for key, value in before.items())
+    assert torch.equal(_draw(fitted, 4), _draw(loaded, 4))
+    assert not torch.equal(_draw(loaded, 4), _draw(loaded, 5))
+    with torch.no_grad():
+        x = model.sample(9, generator=torch.Generator().manual_seed(4), sampler=loaded)
+    torch.testing.assert_close(x, model.decode(_draw(loaded, 4)))
+
+
+@pytest.mark.parametrize("text", ["not json", '{"shift": [0.0], "scale": [1.0]}'])
+def test_a_broken_standardisation_file_is_a_checkpoint_error(text, vae_and_data, tmp_path):
+    model, data = vae_and_data
+    fit_or_load("two-stage", model, data, tmp_path / "s", **FITTED["two-stage"])
+    (tmp_path / "s" / TwoStageSampler.STATS).write_text(text)
+    with pytest.raises(CheckpointError, match="codes.json"):
+        fit_or_load("two-stage", model, data, tmp_path / "s", **FITTED["two-stage"])
+
+
+def test_an_unfinished_sampler_folder_is_fitted_again(vae_and_data, tmp_path):
+    model, data = vae_and_data
+    folder = tmp_path / "two-stage"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")  # a fit killed before its first checkpoint
+    sampler = fit_or_load("two-stage", model, data, folder, **FITTED["two-stage"])
+    assert isinstance(sampler, TwoStageSampler) and (folder / "model.safetensors").is_file()
+
+
+def test_run_samplers_are_named_by_their_own_options_and_seeded_by_the_run(vae_and_data, tmp_path):
+    model, data = vae_and_data
+    gl.fit(model, data, TrainConfig(steps=2, epochs=10, batch_size=16, seed=7), out=tmp_path / "run")
+    sampler = for_run(tmp_path / "run", "two-stage", model, data, k=3, **FITTED["two-stage"])
+    assert [p.name for p in (tmp_path / "run" / "samplers").iterdir()] == ["two-stage-hidden8-steps4"]
+    again = TwoStageSampler.fit(model, data, seed=7, **FITTED["two-stage"])
+    assert torch.equal(_draw(sampler, 0), _draw(again, 0))
+
+
+@pytest.mark.slow
+def test_two_stage_samples_follow_the_codes():
+    """The second VAE's decoded draws have the codes' mean and spread per unit (drawing u ~ N(0, I) itself,
+    or decoding with the wrong network, would not)."""
+    data = tiny_images(n=400)
+    model = build_model("vae", data, **TINY)
+    sampler = TwoStageSampler.fit(model, data, steps=600, hidden=(32, 32))
+    with torch.no_grad():
+        codes = model.encode(data.train).loc
+    z = _draw(sampler, 0, n=4000)
+    spread = codes.std(0)
+    assert ((z.mean(0) - codes.mean(0)).abs() < 0.1 * spread).all(), (z.mean(0), codes.mean(0), spread)
+    assert ((z.std(0) / spread - 1).abs() < 0.2).all(), (z.std(0), spread)
 
 
 @pytest.mark.slow
@@ -96,5 +166,14 @@ def test_cli_samples_through_the_expost_sampler(tmp_path):
     result = invoke("sample", run, "--n", 6, "--sampler", "expost", "--k", 3, "--out", tmp_path / "s.npy")
     assert result.exit_code == 0, result.output
     assert np.load(tmp_path / "s.npy").shape == (6, 1, 8, 8)
+    assert (run / "samplers" / "expost-k3" / "model.safetensors").is_file()
+    # The two-stage VAE fitted in advance where the command keeps it (tiny, to stay fast): loaded, not refitted.
+    data = gl.load_dataset("digits")
+    fit_or_load("two-stage", gl.load(run), data, run / "samplers" / "two-stage", **FITTED["two-stage"])
+    for name in ("s.npy", "t.npy"):
+        again = invoke("sample", run, "--n", 6, "--sampler", "two-stage", "--seed", 2, "--out", tmp_path / name)
+        assert again.exit_code == 0, again.output
+    assert np.array_equal(np.load(tmp_path / "s.npy"), np.load(tmp_path / "t.npy"))
+    assert sorted(p.name for p in (run / "samplers").iterdir()) == ["expost-k3", "two-stage"]
     bad = invoke("sample", run, "--sampler", "expots", "--out", tmp_path / "t.npy")
     assert bad.exit_code == 2 and "did you mean 'expost'" in bad.output

@@ -43,12 +43,18 @@ def _plan(seeds=1, sets=()):
 
 
 def test_plan_expands_seeds_and_applies_overrides_where_the_setting_exists():
-    tasks = _plan(seeds=2, sets=["train.steps=3", "model.beta=2.0", "study.toy_n=321"])
+    tasks = _plan(seeds=2, sets=["train.steps=3", "model.beta=2.0", "model.iwae_k=9", "study.toy_n=321"])
     names = [t.name for t in tasks]
     assert len(names) == len(set(names)) and {n[-3:] for n in names} == {"-s0", "-s1"}
     trained = [t for t in tasks if t.kind == "train"]
     assert all(t.config.train.steps == 3 and t.config.train.seed == t.seed for t in trained)
-    assert all(t.config.model.beta == 2.0 for t in trained if t.config.model.kind == "vae")
+    vaes = [t.config.model for t in trained if t.config.model.kind == "vae"]
+    assert all(m.beta == 2.0 for m in vaes if m.objective == "elbo")
+    # The IWAE runs keep what they are about: their k, and the plain bound that IWAE needs.
+    iwae = [t for t in trained if t.config.model.kind == "vae" and t.config.model.objective == "iwae"]
+    assert [t.config.model.iwae_k for t in iwae] == [k for k in PRESETS["quick"].iwae_ks for _ in range(2)]
+    assert all(t.config.model.beta == 1.0 for t in iwae)
+    assert {t.kind for t in tasks if t.section == "priors"} == {"train", "expost", "two-stage"}
     assert {t.data.n for t in tasks if t.tags.get("toy") == "ring8"} == {321}
     assert {t.section for t in tasks} == {"toys", "mixtures", "dimension", "priors", "latent2d", "shapes", "gans"}
 
@@ -109,6 +115,10 @@ def test_report_sections_plots_and_numbers(first):
     assert {"test_nll", "n_parameters", "test_log_likelihood_k4", "fid_domain", "precision"} <= keys
     for runs, key, text in page.cells:
         assert text == format_values([metrics[r][key] for r in runs]), (runs, key)
+    shown = {(tuple(runs), key) for runs, key, _ in page.cells}
+    iwae = f"prior-iwae{PRESETS['quick'].iwae_ks[0]}-s0"
+    assert {((iwae,), "test_nll"), ((iwae,), "active_units"), (("prior-two-stage-s0",), "fid_domain"),
+            (("prior-two-stage-s0",), "prior_holes")} <= shown
     markdown = (out / "report.md").read_text().splitlines()
     assert sum(line.startswith("## ") for line in markdown) == len(SECTIONS)
 

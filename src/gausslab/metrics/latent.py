@@ -155,6 +155,15 @@ def latent_report(model, x: Tensor, samples: int = 1, batch: int = 512, seed: in
                         collapsed=units == 0 or rate < 0.01)
 
 
+@torch.inference_mode()
+def sampler_hole_score(model, x: Tensor, sampler, seed: int = 0, batch: int = 512) -> float:
+    """`prior_hole_score` of len(x) draws of `sampler` (`sample(n, generator) -> z [n, D]`, e.g. an ex-post
+    mixture) instead of the prior's, against the aggregate posterior of examples x."""
+    mu, std = encode_all(model, x, batch)
+    g = torch.Generator(model.device).manual_seed(seed)
+    return prior_hole_score(mu, std, sampler.sample(len(mu), generator=g).to(mu), g)
+
+
 def _closed_form_rate(model, mu: Tensor, std: Tensor) -> float | None:
     kl = getattr(model.prior, "kl", None)
     if kl is None:
@@ -186,5 +195,5 @@ def latent_fidelity(model, x: Tensor, features: Callable[[Tensor], Tensor], k: i
 
 __all__ = [
     "AggregateTerms", "LatentReport", "active_units", "aggregate_posterior_terms", "diagonal_normal_log_prob",
-    "latent_fidelity", "latent_report", "log_aggregate_posterior", "prior_hole_score",
+    "latent_fidelity", "latent_report", "log_aggregate_posterior", "prior_hole_score", "sampler_hole_score",
 ]

@@ -13,7 +13,7 @@ from gausslab.data import Dataset
 from gausslab.models.base import GenerativeModel, Loss
 from gausslab.models.gan import GAN, GANConfig
 from gausslab.models.gmm import GMM, GMMConfig
-from gausslab.models.vae import VAE, ElboTerms, VAEConfig
+from gausslab.models.vae import VAE, ElboTerms, IwaeTerms, VAEConfig
 
 MODELS: dict[str, type[GenerativeModel]] = {"vae": VAE, "gan": GAN, "gmm": GMM}
 # Derived from the registry: a new model's config joins the `model:` section with no other edit.
@@ -42,6 +42,6 @@ def build_model(
 
 
 __all__ = [
-    "GAN", "GANConfig", "GMM", "GMMConfig", "MODELS", "MODEL_CONFIGS", "ElboTerms", "GenerativeModel", "Loss",
+    "GAN", "GANConfig", "GMM", "GMMConfig", "MODELS", "MODEL_CONFIGS", "ElboTerms", "GenerativeModel", "IwaeTerms", "Loss",
     "ModelConfig", "VAE", "VAEConfig", "build_model",
 ]

@@ -3,6 +3,9 @@
 Objective per example: ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)), trained as
 -(recon - beta_t * KL) with linear KL warm-up (Bowman et al. 2016) and optional free bits
 (Kingma et al. 2016, "Improved variational inference with inverse autoregressive flow", eq. 15).
+With `objective="iwae"` it is trained on the k-sample importance-weighted bound instead
+(Burda et al. 2016, eq. 8), which tightens towards log p(x) as k grows; its k = 1 case is
+the ELBO, and is trained by the very same code.
 """
 
 from __future__ import annotations
@@ -14,16 +17,21 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field, model_validator
 from torch import Tensor
 from torch.distributions import Normal
-
-from pydantic import Field
+from torch.utils.checkpoint import checkpoint
 
 from gausslab.blocks import nets
 from gausslab.blocks.likelihoods import LIKELIHOODS
 from gausslab.blocks.priors import PRIORS
 from gausslab.core.config import StrictModel, choices
+from gausslab.core.errors import ConfigError
 from gausslab.models.base import GenerativeModel, Loss
+
+
+# What the IWAE objective needs: its bound has no separate KL term to weight, warm up or floor.
+IWAE_PLAIN: dict[str, float | int] = {"beta": 1.0, "warmup_steps": 0, "free_bits": 0.0}
 
 
 class VAEConfig(StrictModel):
@@ -41,9 +49,24 @@ class VAEConfig(StrictModel):
     beta: float = Field(1.0, ge=0, description="weight of the KL term (Higgins et al. 2017)")
     warmup_steps: int = Field(0, ge=0, description="steps of linear KL annealing (Bowman et al. 2016)")
     free_bits: float = Field(0.0, ge=0, description="nats per latent unit not charged (Kingma et al. 2016)")
+    objective: Literal["elbo", "iwae"] = Field(
+        "elbo", description="training bound: the ELBO, or the importance-weighted bound on iwae_k samples "
+        "(Burda et al. 2016, eq. 8), which needs beta=1, warmup_steps=0 and free_bits=0")
+    iwae_k: int = Field(5, ge=1, description="importance samples per example of the iwae objective (1 is the "
+                        "ELBO); ignored by the elbo objective")
     arch: choices(nets.ARCHS) = Field("auto", description="networks; auto: conv for images of side >= 16")
     hidden: tuple[int, ...] | None = Field(None, description="MLP widths; none: picked from the data size")
     channels: tuple[int, ...] = Field((32, 64, 128), description="conv widths, one per stride-2 stage")
+
+    @model_validator(mode="after")
+    def _plain_bound_for_iwae(self) -> VAEConfig:
+        if self.objective == "iwae":
+            for name, plain in IWAE_PLAIN.items():
+                if getattr(self, name) != plain:
+                    raise ConfigError(f"model.{name}={getattr(self, name)!r} is not allowed with model.objective="
+                                      f"'iwae' (the bound has no KL term to weight); use {name}={plain} or "
+                                      "objective='elbo'")
+        return self
 
 
 @dataclass
@@ -51,6 +74,16 @@ class ElboTerms:
     """Per-example terms [B]: elbo = recon - kl (nats)."""
 
     elbo: Tensor
+    recon: Tensor
+    kl: Tensor
+
+
+@dataclass
+class IwaeTerms:
+    """Per-example terms [B] of the k-sample bound: bound = log (1/k) sum_i p(x, z_i) / q(z_i|x) (nats);
+    recon and kl average log p(x|z_i) and log q(z_i|x) - log p(z_i) over the k draws."""
+
+    bound: Tensor
     recon: Tensor
     kl: Tensor
 
@@ -121,37 +154,67 @@ class VAE(GenerativeModel):
         return ElboTerms(elbo=recon - kl, recon=recon, kl=kl)
 
     def iwae_bound(self, x: Tensor, k: int, chunk: int = 256) -> Tensor:
-        """log (1/k) sum_i p(x, z_i) / q(z_i|x), z_i ~ q(z|x) (Burda et al. 2016, eq. 8) [B].
+        """log (1/k) sum_i p(x, z_i) / q(z_i|x), z_i ~ q(z|x) (Burda et al. 2016, eq. 8) [B]."""
+        return self.iwae_terms(x, k, chunk).bound
 
-        Computed in chunks of `chunk` samples with a running logsumexp so memory is O(B * chunk).
+    def iwae_terms(self, x: Tensor, k: int, chunk: int = 256) -> IwaeTerms:
+        """The k-sample bound and its parts [B], differentiable (reparameterised draws).
+
+        The draws are made `chunk` at a time, so the decoder holds O(B * chunk) rows. Under autograd with
+        more than one chunk, each chunk's decoder activations are recomputed in the backward pass
+        (activation checkpointing), so training memory stays bounded as k grows, too.
         """
         q = self.encode(x)
-        total = torch.full((x.shape[0],), -math.inf, device=x.device)
+        recompute = torch.is_grad_enabled() and k > chunk
+        log_px, log_ratio = [], []
         for start in range(0, k, chunk):
-            m = min(chunk, k - start)
-            z = q.sample((m,))  # [m, B, D]
-            out = self.decoder(z.flatten(0, 1))  # [m*B, *shape]
-            xs = x.unsqueeze(0).expand(m, *x.shape).flatten(0, 1)
-            log_px = self.likelihood.log_prob(out, xs).view(m, -1)
-            log_w = log_px + self.prior.log_prob(z) - q.log_prob(z).sum(-1)  # [m, B]
-            total = torch.logaddexp(total, torch.logsumexp(log_w, 0))
-        return total - math.log(k)
+            z = q.rsample((min(chunk, k - start),))  # [m, B, D]
+            log_px.append(checkpoint(self._log_px, z, x, use_reentrant=False) if recompute else self._log_px(z, x))
+            log_ratio.append(q.log_prob(z).sum(-1) - self.prior.log_prob(z))  # [m, B]
+        recon, kl = torch.cat(log_px), torch.cat(log_ratio)  # [k, B]
+        return IwaeTerms(torch.logsumexp(recon - kl, 0) - math.log(k), recon.mean(0), kl.mean(0))
+
+    def _log_px(self, z: Tensor, x: Tensor) -> Tensor:
+        """log p(x|z_i) [m, B] for draws z [m, B, D] of examples x [B, *shape]."""
+        m = z.shape[0]
+        xs = x.unsqueeze(0).expand(m, *x.shape).flatten(0, 1)  # [m*B, *shape]
+        return self.likelihood.log_prob(self.decoder(z.flatten(0, 1)), xs).view(m, -1)
+
+    @property
+    def importance_samples(self) -> int:
+        """k of the training bound: iwae_k under the iwae objective, else 1 (the ELBO, Burda et al.'s L_1)."""
+        return self.config.iwae_k if self.config.objective == "iwae" else 1
 
     def beta_at(self, step: int) -> float:
         warm = self.config.warmup_steps
         return self.config.beta * (min(1.0, step / warm) if warm else 1.0)
 
     def training_losses(self, x: Tensor, step: int) -> Iterator[Loss]:
+        k = self.importance_samples
+        yield self._elbo_loss(x, step) if k == 1 else self._iwae_loss(x, k)
+
+    def _elbo_loss(self, x: Tensor, step: int) -> Loss:
         q = self.encode(x)
         z = q.rsample()
         recon = self.likelihood.log_prob(self.decoder(z), x)  # [B]
         kl, per_unit = self.kl(q, z)
         recon_mean, kl_mean = recon.mean(), kl.mean()
         beta = self.beta_at(step)
-        yield Loss("model", beta * self._free_bits(kl_mean, per_unit) - recon_mean, {
+        return Loss("model", beta * self._free_bits(kl_mean, per_unit) - recon_mean, {
             "recon": recon_mean.detach(),
             "kl": kl_mean.detach(),
             "beta": torch.tensor(beta),
+        })
+
+    def _iwae_loss(self, x: Tensor, k: int) -> Loss:
+        """-mean IWAE bound (beta, warm-up and free bits are off: VAEConfig checks it); recon and kl are
+        logged as the averages over the k draws, beside the bound itself."""
+        terms = self.iwae_terms(x, k)
+        bound = terms.bound.mean()
+        return Loss("model", -bound, {
+            "recon": terms.recon.mean().detach(),
+            "kl": terms.kl.mean().detach(),
+            "iwae_bound": bound.detach(),
         })
 
     def _free_bits(self, kl_mean: Tensor, per_unit: Tensor | None) -> Tensor:
@@ -168,4 +231,6 @@ class VAE(GenerativeModel):
 
     def validation_terms(self, x: Tensor) -> dict[str, Tensor]:
         terms = self.elbo(x)
-        return {"elbo": terms.elbo.mean(), "recon": terms.recon.mean(), "kl": terms.kl.mean()}
+        out = {"elbo": terms.elbo.mean(), "recon": terms.recon.mean(), "kl": terms.kl.mean()}
+        k = self.importance_samples
+        return out | ({"iwae_bound": self.iwae_bound(x, k).mean()} if k > 1 else {})

@@ -161,9 +161,11 @@ def _size(g: Group) -> str:
 
 PRIORS_TEXT = (
     "The same VAE (architecture, latent size, training budget) with four priors — N(0, I), a learnable mixture of "
-    "Gaussians, the VampPrior (Tomczak & Welling 2018) and a RealNVP flow — plus the N(0, I) network sampled through "
-    "an ex-post Gaussian mixture fitted to its encoded training set (Ghosh et al. 2020; only sample metrics and the "
-    "hole score of its draws are new, the network is the N(0, I) one). Test NLL is the IWAE estimate; rate = KL term, "
+    "Gaussians, the VampPrior (Tomczak & Welling 2018) and a RealNVP flow — and with N(0, I) trained on the k-sample "
+    "importance-weighted bound instead of the ELBO (IWAE, Burda et al. 2016); plus the N(0, I) network sampled "
+    "through an ex-post Gaussian mixture (Ghosh et al. 2020) or a second VAE (two-stage, Dai & Wipf 2019) fitted to "
+    "its encoded training set (only sample metrics and the hole score of their draws are new, the network is the "
+    "N(0, I) one). Test NLL is the IWAE estimate; rate = KL term, "
     "distortion = −E log p(x|z); I(x;z) + marginal KL = rate (Hoffman & Johnson 2016); prior holes = share of prior "
     "samples where the aggregate posterior is rare (about 0.01 when they match). FID, KID and "
     "precision/recall/density/coverage are computed in domain features (a small network trained on this data set), "

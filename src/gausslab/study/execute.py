@@ -1,4 +1,4 @@
-"""Executing one study task in its folder: train + evaluate, ex-post evaluation, or a GMM k-sweep.
+"""Executing one study task in its folder: train + evaluate, sampling through a fitted sampler, or a GMM k-sweep.
 
 Finished tasks are skipped, unfinished trainings resume from their checkpoint, and any exception
 inside a task is written to its `error.txt` (the study goes on with the next task).
@@ -23,9 +23,9 @@ from gausslab.evaluation.evaluate import METRICS, evaluate
 from gausslab.core.fileio import atomic_write_json
 from gausslab.metrics import latent
 from gausslab.models import build_model
-from gausslab.training.mixtures import fit_gmm, k_sweep
+from gausslab.training.fitting import fit_gmm, k_sweep
 from gausslab.plots.grids import image_grid_figure, save_png
-from gausslab.samplers import ExPostSampler
+from gausslab.samplers.saved import fit_or_load
 from gausslab.study.figures import draw, samples
 from gausslab.study.plan import generative_parameters
 from gausslab.study.presets import StudyPreset
@@ -93,8 +93,10 @@ def train_task(task: Task, folder: Path, ctx: RunContext) -> None:
     atomic_write_json(folder / METRICS_JSON, values)
 
 
-def expost_task(task: Task, folder: Path, ctx: RunContext) -> None:
-    """The finished N(0, I) VAE sampled through a GMM on its encoded training set (Ghosh et al. 2020).
+def sampler_task(task: Task, folder: Path, ctx: RunContext) -> None:
+    """The finished N(0, I) VAE sampled through the latent sampler `task.kind`: a GMM (`expost`, Ghosh et al.
+    2020) or a second VAE (`two-stage`, Dai & Wipf 2019) fitted to its encoded training set, saved in
+    FOLDER/sampler/.
 
     Only what sampling changes is measured again (sample metrics); likelihood and latent statistics
     belong to the unchanged network and stay in its own run.
@@ -104,23 +106,17 @@ def expost_task(task: Task, folder: Path, ctx: RunContext) -> None:
         raise TrainingError(f"its source run {source.name!r} did not finish")
     data = ctx.data(task.data)
     model = load(source, device="cuda" if torch.cuda.is_available() else "cpu")
-    sampler = ExPostSampler.fit(model, data, k=task.options["k"], seed=task.seed)
+    options = {key: value for key, value in task.options.items() if key != "source"}
+    sampler = fit_or_load(task.kind, model, data, folder / "sampler", seed=task.seed, **options)
     values = ctx.evaluate(model, data, SAMPLE_METRICS, sampler=sampler)
-    values |= {"prior_holes": _sampler_holes(model, data, sampler, task.seed), "source": source.name,
-               "components": task.options["k"]}
-    draw(task, ExPostModel(model, sampler), data, folder)
+    values |= {"prior_holes": latent.sampler_hole_score(model, data.test[:2000], sampler, task.seed),
+               "source": source.name,
+               **{f"sampler_{key}": value for key, value in options.items()}}
+    draw(task, SamplerModel(model, sampler), data, folder)
     atomic_write_json(folder / METRICS_JSON, values)
 
 
-@torch.inference_mode()
-def _sampler_holes(model, data: Dataset, sampler, seed: int, n: int = 2000) -> float:
-    """The prior-hole score (metrics.latent) with the sampler's draws in place of the prior's."""
-    mu, std = latent.encode_all(model, data.test[:n])
-    g = torch.Generator(model.device).manual_seed(seed)
-    return latent.prior_hole_score(mu, std, sampler.sample(len(mu), generator=g).to(mu), g)
-
-
-class ExPostModel:
+class SamplerModel:
     """A VAE whose `sample` draws its latents from a fitted sampler (for the pictures)."""
 
     def __init__(self, vae, sampler):
@@ -170,5 +166,5 @@ def _test_nll(values: dict[str, Any]) -> dict[str, float]:
 
 
 EXECUTORS: dict[str, Callable[[Task, Path, RunContext], None]] = {
-    "train": train_task, "expost": expost_task, "ksweep": ksweep_task,
+    "train": train_task, "expost": sampler_task, "two-stage": sampler_task, "ksweep": ksweep_task,
 }

@@ -16,6 +16,7 @@ from typing import Any
 from gausslab.core.config import merge, validate
 from gausslab.data.config import DataConfig
 from gausslab.models import MODEL_CONFIGS
+from gausslab.models.vae import IWAE_PLAIN
 from gausslab.training.run_config import resolve
 from gausslab.core.errors import ConfigError, unknown_choice
 from gausslab.models import build_model
@@ -46,6 +47,7 @@ class Recipe:
     train: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    fixed: tuple[str, ...] = ()  # model settings that --set leaves alone: what the recipe is about
 
     def at(self, seed: int, overrides: dict[str, dict[str, Any]]) -> Task:
         config = _run_config(self, seed, overrides) if self.kind == "train" else None
@@ -77,7 +79,8 @@ def plan(ctx: Context, seeds: int, overrides: dict[str, dict[str, Any]]) -> list
 def _run_config(recipe: Recipe, seed: int, overrides: dict[str, dict[str, Any]]):
     """The recipe's RunConfig at `seed`, with --set overrides (model keys only where the model has them)."""
     fields = MODEL_CONFIGS[recipe.model["kind"]].model_fields
-    model = merge(recipe.model, {k: v for k, v in overrides.get("model", {}).items() if k in fields})
+    model = merge(recipe.model, {k: v for k, v in overrides.get("model", {}).items()
+                                 if k in fields and k not in recipe.fixed})
     train = merge({"epochs": 1_000_000, "seed": seed, **recipe.train}, overrides.get("train", {}))
     data = merge(recipe.data.model_dump(), overrides.get("data", {}))
     return resolve({"data": data, "model": model, "train": train})
@@ -202,14 +205,21 @@ def generative_parameters(model) -> int:
 
 
 def prior_recipes(ctx: Context) -> list[Recipe]:
-    """Claim 4: the same VAE with four priors, the ex-post sampler, and 2-D latents for the picture."""
+    """Claim 4: the same VAE with four priors, trained on the IWAE bound, through the ex-post and two-stage
+    samplers, and with 2-D latents for the picture."""
     p = ctx.preset
     latent = min(p.latent_dim, math.prod(ctx.shape))
     train = _train(p.steps, p)
     out = [Recipe(f"prior-{prior}", "priors", f"VAE ({PRIOR_LABELS[prior]})", "train", ctx.main,
                   _vae(latent, p.hidden, p, prior=prior), train, {"prior": prior}) for prior in PRIORS]
+    out += [Recipe(f"prior-iwae{k}", "priors", f"VAE (N(0, I) prior, IWAE k={k})", "train", ctx.main,
+                   _vae(latent, p.hidden, p, objective="iwae", iwae_k=k, **IWAE_PLAIN), train,
+                   {"prior": "standard", "iwae_k": k}, fixed=("objective", "iwae_k", *IWAE_PLAIN)) for k in p.iwae_ks]
     out.append(Recipe("prior-expost", "priors", "VAE (N(0, I) prior) + ex-post sampler", "expost", ctx.main,
                       tags={"prior": "expost"}, options={"source": "prior-standard", "k": p.expost_components}))
+    out.append(Recipe("prior-two-stage", "priors", "VAE (N(0, I) prior) + two-stage VAE sampler", "two-stage",
+                      ctx.main, tags={"prior": "two-stage"},
+                      options={"source": "prior-standard", "steps": p.two_stage_steps, "hidden": p.hidden}))
     out += [Recipe(f"latent2-{prior}", "latent2d", f"VAE (2-D latent, {PRIOR_LABELS[prior]})", "train", ctx.main,
                    _vae(2, p.hidden, p, prior=prior), train, {"prior": prior}) for prior in PRIORS]
     return out

@@ -33,6 +33,10 @@ class StudyPreset(StrictModel):
     toy_gan_lr: float = Field(1e-3, gt=0)  # ... on the 2-D toys (short budgets need larger steps)
     prior_components: int = Field(10, gt=0)  # mog components / VampPrior pseudo-inputs
     expost_components: int = Field(10, gt=0)  # components of the ex-post mixture (Ghosh et al. 2020)
+    iwae_ks: tuple[int, ...] = Field((5, 50), description="importance samples of the N(0, I) VAEs trained on the "
+                                     "IWAE bound (Burda et al. 2016), one run per k")
+    two_stage_steps: int = Field(1000, gt=0, description="Adam steps of the second VAE of the two-stage sampler "
+                                 "(Dai & Wipf 2019), which has the main VAE's widths")
     toy_n: int = Field(4000, gt=0)  # examples per toy (train + test)
     shapes_n: int = Field(3000, gt=0)
     shapes_latent_dim: int = Field(8, gt=0)
@@ -56,7 +60,8 @@ PRESETS: dict[str, StudyPreset] = {
         description="tiny budgets for tests and smoke checks (well under 2 minutes on 2 cores)",
         steps=60, toy_steps=60, shapes_steps=30, dim_steps=40, batch_size=64, latent_dim=4, hidden=(32,),
         toy_hidden=(32, 32), channels=(8, 16), gan_latent_dim=4, prior_components=4, expost_components=3,
-        toy_n=600, shapes_n=300, shapes_latent_dim=4, eval_k=8, gmm_ks=(1, 4, 8), gmm_steps=15,
+        toy_n=600, shapes_n=300, shapes_latent_dim=4, eval_k=8, gmm_ks=(1, 4, 8), gmm_steps=15, iwae_ks=(3,),
+        two_stage_steps=30,
         dims=(2, 16), dim_budget=1500, dim_max_components=8, skip_metrics=("kid",),
     ),
     "standard": StudyPreset(description="the default: about ten minutes on 2 CPU cores with --data digits"),

@@ -25,11 +25,11 @@ from gausslab.core.errors import CheckpointError
 from gausslab.core.fileio import atomic_write_json, atomic_write_text
 
 STUDY_JSON, METRICS_JSON, ERROR, FIGURES = "study.json", "metrics.json", "error.txt", "figures"
-TaskKind = Literal["train", "expost", "ksweep"]
+TaskKind = Literal["train", "expost", "two-stage", "ksweep"]  # expost, two-stage: sampler names (samplers.SAMPLERS)
 
 
 class Task(StrictModel):
-    """One unit of a study: train + evaluate a run, evaluate a run with the ex-post sampler, or a GMM k-sweep."""
+    """One unit of a study: train + evaluate a run, evaluate a run through a fitted latent sampler, or a GMM k-sweep."""
 
     name: str  # folder name under runs/, `<group>-s<seed>`
     group: str  # the same task over seeds
@@ -40,7 +40,7 @@ class Task(StrictModel):
     data: DataConfig  # for train tasks, the same as config.data
     tags: dict[str, Any] = {}  # e.g. {"toy": "ring8", "model": "gan-ns"}, {"prior": "vamp"}, {"dim": 32}
     config: RunConfig | None = None  # for kind == "train"
-    options: dict[str, Any] = {}  # kind-specific: ex-post components, k-sweep sizes
+    options: dict[str, Any] = {}  # kind-specific: the source run and a sampler's fit options, k-sweep sizes
 
 
 class StudyInfo(StrictModel):
