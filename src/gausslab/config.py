@@ -8,11 +8,12 @@ A run is `RunConfig(data=..., model=..., train=...)`, loaded from YAML and overr
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gausslab.errors import ConfigError
 
@@ -88,9 +89,20 @@ class TrainConfig(StrictModel):
     log_every: int = Field(50, gt=0)  # steps
     grad_clip: float | None = Field(None, gt=0)  # max global gradient norm
     nan_policy: Literal["stop", "skip"] = "stop"  # on a non-finite loss: stop, or skip the batch
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: str = Field("auto", description="auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps")
     amp: Literal["off", "bf16", "fp16"] = "off"  # autocast of forward passes: bf16 on CPU/CUDA, fp16 on CUDA
     compile: bool = False  # torch.compile the networks' forward passes (on CPU this needs a C++ compiler)
+    tensorboard: bool = Field(False, description="also write TensorBoard event files into RUN/tensorboard "
+                                                 "(needs the extra: pip install 'gausslab[tensorboard]')")
+    sample_every: int = Field(10, ge=0, description="write samples.png (and a TensorBoard image) every this many "
+                                                    "log steps, and at the end; 0: at the end only")
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if re.fullmatch(r"auto|cpu|cuda|cuda:\d+|mps", value) is None:
+            raise ValueError("choose one of: auto, cpu, cuda, cuda:N (N = 0, 1, ...), mps")
+        return value
 
 
 class RunConfig(StrictModel):
@@ -125,6 +137,8 @@ def _one_line(err: ValidationError, raw: dict[str, Any]) -> str:
         close = difflib.get_close_matches(str(value), options, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"{loc}={value!r} is not allowed{hint}; choose one of: {', '.join(options)}"
+    if kind == "value_error":
+        return f"{loc}={value!r} is not allowed; {first['ctx']['error']}"
     if kind == "union_tag_invalid":
         return f"{loc}.kind={first['ctx']['tag']!r} is not allowed; choose one of: {', '.join(MODEL_CONFIGS)}"
     return f"{loc}={value!r}: {first['msg']}"

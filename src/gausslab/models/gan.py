@@ -18,7 +18,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from gausslab import nets
 from gausslab.config import GANConfig, TrainConfig
 from gausslab.errors import lookup
-from gausslab.models.base import GenerativeModel, Loss, adam
+from gausslab.models.base import GenerativeModel, Loss, adam, full_precision
 from gausslab.models.gan_losses import GAN_LOSSES, gradient_penalty
 
 
@@ -81,8 +81,9 @@ class GAN(GenerativeModel):
             self.discriminator.compile()
 
     def base(self, n: int, generator: torch.Generator | None = None, device: torch.device | None = None) -> Tensor:
-        """z ~ N(0, I) [n, latent_dim]; from torch's global RNG unless `generator` is given."""
-        return torch.randn(n, self.config.latent_dim, generator=generator, device=device or self.device)
+        """z ~ N(0, I) [n, latent_dim] in the model's dtype; from torch's global RNG unless `generator` is given."""
+        return torch.randn(n, self.config.latent_dim, generator=generator, device=device or self.device,
+                           dtype=self.dtype)
 
     def generate(self, z: Tensor) -> Tensor:
         """The trained generator's output [B, *shape] for base points z [B, latent_dim]."""
@@ -103,7 +104,13 @@ class GAN(GenerativeModel):
 
     def critic(self, packed: Tensor) -> Tensor:
         """D's raw score (logit or critic value) [B/m] for packed inputs."""
-        return self.discriminator(packed).squeeze(-1).float()  # losses in float32 under autocast too
+        return full_precision(self.discriminator(packed).squeeze(-1))  # losses in float32 under autocast too
+
+    def forward(self, x: Tensor) -> Tensor:
+        """D's raw scores [B // pack] of x [B, *shape] taken in consecutive groups of `pack` (rows beyond a
+        multiple of `pack` are dropped): the logits (`minimax`, `ns`) or critic values (`wgan-gp`, `hinge`)
+        that the `GAN_LOSSES` turn into the discriminator's and generator's losses."""
+        return self.critic(self.pack(x[: x.shape[0] - x.shape[0] % self.config.pack]))
 
     def training_losses(self, x: Tensor, step: int) -> Iterator[Loss]:
         """`n_critic` D losses on the batch (fresh z each), then the G loss on the last fakes against the updated D.
