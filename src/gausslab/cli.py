@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
 from typer.core import TyperCommand, TyperGroup
 
@@ -32,17 +31,17 @@ class _Group(TyperGroup):
             return result
         except BrokenPipeError:  # `gausslab datasets | head -2`: stop quietly with SIGPIPE's status, as Unix tools do
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise click.exceptions.Exit(128 + signal.SIGPIPE) from None
+            raise typer.Exit(128 + signal.SIGPIPE) from None
         except Interrupted as err:
-            click.echo(f"gausslab: {err}", err=True)
-            raise click.exceptions.Exit(130) from None
+            typer.echo(f"gausslab: {err}", err=True)
+            raise typer.Exit(130) from None
         except GausslabError as err:
-            click.echo(f"gausslab: error: {err}", err=True)
-            raise click.exceptions.Exit(2) from None
+            typer.echo(f"gausslab: error: {err}", err=True)
+            raise typer.Exit(2) from None
         except OSError as err:  # unwritable, full or vanished locations the user pointed us to
             where = f" {str(err.filename)!r}" if err.filename else ""
-            click.echo(f"gausslab: error: cannot use{where}: {err.strerror or err}", err=True)
-            raise click.exceptions.Exit(2) from None
+            typer.echo(f"gausslab: error: cannot use{where}: {err.strerror or err}", err=True)
+            raise typer.Exit(2) from None
 
 
 class _TrainHelp(TyperCommand):
@@ -262,21 +261,27 @@ def report(study_dir: Annotated[Path, typer.Argument(help="Study folder written 
     typer.echo(f"report: {build_report(study_dir).html}")
 
 
+def _click_error(name: str) -> type[Exception]:
+    """click's UsageError or ClickException as this typer raises them: older typers use click itself, newer
+    ones their own copy of it; both export BadParameter, which derives from these two."""
+    return next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == name)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="gausslab", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)  # click returns Exit codes when not standalone
-    except click.exceptions.Exit as err:
+    except typer.Exit as err:
         sys.exit(err.exit_code)
-    except click.UsageError as err:
-        click.echo(f"gausslab: error: {err.format_message()} (see gausslab --help)", err=True)
+    except _click_error("UsageError") as err:
+        typer.echo(f"gausslab: error: {err.format_message()} (see gausslab --help)", err=True)
         sys.exit(2)
-    except click.ClickException as err:
+    except _click_error("ClickException") as err:
         err.show()
         sys.exit(err.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.exit(130)
 
 
