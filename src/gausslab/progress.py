@@ -40,10 +40,12 @@ class Progress:
             self.bar = tqdm(total=total, initial=start, file=sys.stderr, desc="train", dynamic_ncols=True)
 
     def update(self) -> None:
+        """One step done."""
         if self.bar is not None:
             self.bar.update(1)
 
     def log(self, record: dict[str, float]) -> None:
+        """A log step: the bar's loss, or one line on stderr."""
         shown = {k: f"{v:.4g}" for k, v in losses(record).items()}
         if self.bar is not None:
             self.bar.set_postfix(shown, refresh=False)
@@ -51,6 +53,7 @@ class Progress:
             print(self.line(record, shown), file=sys.stderr, flush=True)
 
     def line(self, record: dict[str, float], shown: dict[str, str]) -> str:
+        """`train step 500/5000 (10%)  loss 23.91  12,731 samples/s  eta 1m05s` for a log record."""
         step = record["step"]
         parts = [f"train step {step}/{self.total} ({100 * step / self.total:.0f}%)"]
         parts += [f"{k} {v}" for k, v in shown.items()]
@@ -63,6 +66,7 @@ class Progress:
         return (self.total - step) * (time.perf_counter() - self.t0) / done if done > 0 else 0.0
 
     def close(self) -> None:
+        """Leave the bar on screen, finished."""
         if self.bar is not None:
             self.bar.close()
 

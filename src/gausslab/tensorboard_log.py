@@ -49,4 +49,5 @@ class TensorBoardLog:
         self.writer.flush()
 
     def close(self) -> None:
+        """Flush and close the event file."""
         self.writer.close()
