@@ -44,8 +44,9 @@ class _Group(TyperGroup):
             raise typer.Exit(2) from None
 
 
-class _TrainHelp(TyperCommand):
-    """`train --help` ends with the model kinds and data sets, read from their registries when asked for."""
+class _RegistryHelp(TyperCommand):
+    """`--help` of a command taking MODEL ends with the model kinds and data sets, read from their
+    registries only when the help is asked for."""
 
     def format_help(self, ctx, formatter):
         from gausslab.config import MODEL_CONFIGS
@@ -79,7 +80,8 @@ def _root(
     version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
-    pass
+    """Train, sample and evaluate generative models on Gaussian bases, and measure what the base costs."""
+
 
 Sets = Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: section.key=value (repeatable).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or progress lines.")]
@@ -87,7 +89,7 @@ Model = Annotated[str, typer.Argument(help="Model kind (listed below).", autocom
 
 
 def _progress(quiet: bool) -> bool | None:
-    return False if quiet else None  # None: bars only when stderr is a terminal
+    return False if quiet else None  # None: a bar on a terminal, a progress line per log step elsewhere
 
 
 @app.command()
@@ -99,7 +101,7 @@ def datasets() -> None:
         typer.echo(f"{name:<13} {kind:<7} {str(list(shape)):<12} {text}")
 
 
-@app.command(cls=_TrainHelp)
+@app.command(cls=_RegistryHelp)
 def train(
     model: Model,
     out: Annotated[Path, typer.Option(help="Run folder to write.")],
@@ -121,7 +123,7 @@ def train(
     typer.echo(f"trained {model} on {ds.name} for {result.steps} steps ({result.wall_s:.1f} s); run folder: {out}")
 
 
-@app.command(name="config")
+@app.command(name="config", cls=_RegistryHelp)
 def print_config(
     model: Model,
     data: Annotated[Optional[str], typer.Option(help="Built-in data set name or a path.")] = None,
