@@ -17,7 +17,7 @@ from benchmarks.common import machine
 from benchmarks.goals import summary
 
 SUITE = ["train_throughput", "gan_throughput", "gmm_vs_sklearn", "metrics_speed", "toy_modes", "priors", "remedies",
-         "study_time"]
+         "study_time", "cli_startup"]
 
 
 def main(names: list[str]) -> int:

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -73,6 +74,7 @@ def test_real_subprocess(tmp_path):
                          "--out", str(out)], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "run folder" in ok.stdout
+    assert ok.stderr.startswith("train step 3/3 (100%)  loss ")  # stderr is a pipe: a line per log step
     bad = subprocess.run([sys.executable, "-m", "gausslab", "train", "vae", "--data", "nope.npz", "--out",
                           str(tmp_path / "x")], capture_output=True, text=True)
     assert bad.returncode == 2
@@ -87,3 +89,89 @@ def test_a_reader_that_quits_early_stops_the_cli_quietly():
     proc.stdout.close()
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141 and stderr == ""
+
+
+def gausslab(*args, env=None):
+    """The real command in a subprocess (what a shell runs)."""
+    return subprocess.run([sys.executable, "-m", "gausslab", *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+
+
+def test_version():
+    from gausslab import __version__
+
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.output == f"gausslab {__version__}\n"
+
+
+def test_shell_completion_script_and_answers():
+    script = gausslab("--show-completion", "bash")
+    assert script.returncode == 0 and "_GAUSSLAB_COMPLETE=complete_bash" in script.stdout
+    assert "complete -o default -F _gausslab_completion gausslab" in script.stdout
+    # What bash asks for when the user presses TAB after `gausslab tr` and `gausslab config g`.
+    commands = gausslab(env={"_GAUSSLAB_COMPLETE": "complete_bash", "COMP_WORDS": "gausslab tr", "COMP_CWORD": "1"})
+    assert commands.stdout.split() == ["train"]
+    kinds = gausslab(env={"_GAUSSLAB_COMPLETE": "complete_bash", "COMP_WORDS": "gausslab config g", "COMP_CWORD": "2"})
+    from gausslab.models import MODELS
+
+    assert kinds.stdout.split() == [k for k in MODELS if k.startswith("g")]
+
+
+def test_train_help_names_models_data_sets_and_the_config_command():
+    from gausslab.data import DATASETS
+    from gausslab.models import MODELS
+
+    result = invoke("train", "--help")
+    text = " ".join(result.output.split())  # rich wraps lines
+    assert result.exit_code == 0
+    assert f"Model kinds: {', '.join(MODELS)}." in text
+    assert f"Data sets: {', '.join(DATASETS)}, or a path" in text
+    assert "gausslab config MODEL" in text
+
+
+def test_the_help_does_not_load_torch_or_the_library():
+    probe = "import sys, gausslab.cli; print(sorted(m for m in ('torch', 'matplotlib', 'sklearn') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout == "[]\n"
+    result = gausslab("--help")
+    assert result.returncode == 0 and "config" in result.stdout
+
+
+def test_the_package_loads_its_names_on_first_use():
+    probe = ("import sys, gausslab as gl; assert 'torch' not in sys.modules; "
+             "from gausslab.evaluation.evaluate import METRICS; "  # the submodule must not hide the function of the same name
+             "assert callable(gl.evaluate) and gl.evaluate.__module__ == 'gausslab.evaluation.evaluate'; "
+             "assert gl.fit.__module__ == 'gausslab.training.loop' and set(gl.__all__) <= set(dir(gl))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("kind", ["vae", "gan", "gmm"])
+def test_config_prints_the_default_run_config_as_yaml(kind):
+    import yaml
+
+    from gausslab.models import MODEL_CONFIGS
+    from gausslab.training.run_config import resolve
+
+    assert kind in MODEL_CONFIGS
+    result = invoke("config", kind)
+    assert result.exit_code == 0
+    assert resolve(yaml.safe_load(result.output)) == resolve({}, model={"kind": kind})
+    assert "device: auto  # auto (CUDA when available, else CPU)" in result.output  # descriptions as comments
+
+
+@pytest.mark.slow
+def test_config_round_trips_through_train_config(tmp_path):
+    (tmp_path / "f.yaml").write_text(invoke("config", "vae").output)
+    steps = ["--set", "train.steps=1", "--set", "train.log_every=1", "--quiet"]
+    assert invoke("train", "vae", "--config", tmp_path / "f.yaml", *steps, "--out", tmp_path / "a").exit_code == 0
+    assert invoke("train", "vae", *steps, "--out", tmp_path / "b").exit_code == 0
+    a, b = (json.loads((tmp_path / run / "config.json").read_text())["config"] for run in "ab")
+    assert a == b
+
+
+def test_config_applies_data_and_set():
+    import yaml
+
+    result = invoke("config", "gan", "--data", "ring8", "--set", "model.pack=4")
+    raw = yaml.safe_load(result.output)
+    assert raw["data"]["name"] == "ring8" and raw["model"]["pack"] == 4 and raw["model"]["kind"] == "gan"

@@ -1,7 +1,8 @@
 """The `gausslab` command: thin typer commands that parse, call the library and print.
 
 Bad input (any GausslabError) prints one line on stderr and exits with 2; Ctrl-C during
-training saves a checkpoint and exits with 130.
+training saves a checkpoint and exits with 130. The library (torch, matplotlib, scikit-learn)
+is imported inside the commands, so `gausslab --help`, `--version` and completion stay fast.
 """
 
 from __future__ import annotations
@@ -13,25 +14,11 @@ import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
-import numpy as np
-import torch
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
-from gausslab.training import checkpoint as ckpt
-from gausslab.samplers import saved as saved_samplers
-from gausslab.core.config import load_yaml
-from gausslab.training.run_config import resolve
-from gausslab.data import load_from_config
-from gausslab.data.registry import describe
-from gausslab.core.errors import ConfigError, GausslabError, lookup
-from gausslab.evaluation.evaluate import evaluate as evaluate_model
-from gausslab.core.fileio import atomic_write_bytes, atomic_write_json
-from gausslab.models import MODELS, build_model
-from gausslab.plots.grids import samples_figure, save_png
-from gausslab.samplers import SAMPLERS
-from gausslab.training.loop import Interrupted, fit
+from gausslab.core.errors import ConfigError, GausslabError, Interrupted
+from gausslab.version import __version__
 
 
 class _Group(TyperGroup):
@@ -44,61 +31,125 @@ class _Group(TyperGroup):
             return result
         except BrokenPipeError:  # `gausslab datasets | head -2`: stop quietly with SIGPIPE's status, as Unix tools do
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise click.exceptions.Exit(128 + signal.SIGPIPE) from None
+            raise typer.Exit(128 + signal.SIGPIPE) from None
         except Interrupted as err:
-            click.echo(f"gausslab: {err}", err=True)
-            raise click.exceptions.Exit(130) from None
+            typer.echo(f"gausslab: {err}", err=True)
+            raise typer.Exit(130) from None
         except GausslabError as err:
-            click.echo(f"gausslab: error: {err}", err=True)
-            raise click.exceptions.Exit(2) from None
+            typer.echo(f"gausslab: error: {err}", err=True)
+            raise typer.Exit(2) from None
         except OSError as err:  # unwritable, full or vanished locations the user pointed us to
             where = f" {str(err.filename)!r}" if err.filename else ""
-            click.echo(f"gausslab: error: cannot use{where}: {err.strerror or err}", err=True)
-            raise click.exceptions.Exit(2) from None
+            typer.echo(f"gausslab: error: cannot use{where}: {err.strerror or err}", err=True)
+            raise typer.Exit(2) from None
 
 
-app = typer.Typer(cls=_Group, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+class _RegistryHelp(TyperCommand):
+    """`--help` of a command taking MODEL ends with the model kinds and data sets, read from their
+    registries only when the help is asked for."""
+
+    def format_help(self, ctx, formatter):
+        from gausslab.models import MODEL_CONFIGS
+        from gausslab.data import DATASETS
+
+        self.epilog = (f"Model kinds: {', '.join(MODEL_CONFIGS)}.\n\nData sets: {', '.join(DATASETS)}, or a path "
+                       f"(IDX, .npz, .npy, a folder of images, CSV).\n\nEvery setting --set can change, with its "
+                       f"default: gausslab config MODEL.")
+        super().format_help(ctx, formatter)
+
+
+def _model_kinds(incomplete: str) -> list[str]:
+    """Shell completion of MODEL."""
+    from gausslab.models import MODEL_CONFIGS
+
+    return [kind for kind in MODEL_CONFIGS if kind.startswith(incomplete)]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"gausslab {__version__}")
+        raise typer.Exit()
+
+
+app = typer.Typer(cls=_Group, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train, sample and evaluate generative models on Gaussian bases, and measure what the base costs.")
 
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Train, sample and evaluate generative models on Gaussian bases, and measure what the base costs."""
+
+
 Sets = Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: section.key=value (repeatable).")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or progress lines.")]
+Model = Annotated[str, typer.Argument(help="Model kind (listed below).", autocompletion=_model_kinds)]
 
 
 def _progress(quiet: bool) -> bool | None:
-    return False if quiet else None  # None: bars only when stderr is a terminal
+    return False if quiet else None  # None: a bar on a terminal, a progress line per log step elsewhere
 
 
 @app.command()
 def datasets() -> None:
     """List the built-in data sets with their shapes."""
+    from gausslab.data.registry import describe
+
     for name, shape, kind, text in describe():
         typer.echo(f"{name:<13} {kind:<7} {str(list(shape)):<12} {text}")
 
 
-@app.command()
+@app.command(cls=_RegistryHelp)
 def train(
-    model: Annotated[str, typer.Argument(help=f"Model kind: {', '.join(MODELS)}.")],
+    model: Model,
     out: Annotated[Path, typer.Option(help="Run folder to write.")],
-    data: Annotated[Optional[str], typer.Option(help="Built-in data set name or a path.")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="YAML run config.")] = None,
+    data: Annotated[Optional[str], typer.Option(help="Built-in data set name (listed below) or a path.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML run config (gausslab config MODEL prints one).")] = None,
     set_: Sets = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its checkpoint.")] = False,
     quiet: Quiet = False,
 ) -> None:
     """Train a model and write a run folder (config, weights, log, samples)."""
-    if model not in MODELS:
-        from gausslab.core.errors import unknown_choice
+    from gausslab.data import load_from_config
+    from gausslab.models import build_model
+    from gausslab.training.loop import fit
 
-        raise unknown_choice("model", model, MODELS)
-    raw = load_yaml(config) if config else {}
-    sections = {"model": {"kind": model}, "data": {"name": data} if data else {}}
-    if (raw.get("model") or {}).get("kind", model) != model:
-        raise ConfigError(f"--config says model.kind={raw['model']['kind']!r} but the command trains {model!r}")
-    run_config = resolve(raw, set_ or [], **sections)
+    run_config = _run_config(model, data, config, set_ or [])
     ds = load_from_config(run_config.data)
     net = build_model(run_config.model, ds, seed=run_config.train.seed)
     result = fit(net, ds, run_config.train, out, resume=resume, progress=_progress(quiet), config=run_config)
     typer.echo(f"trained {model} on {ds.name} for {result.steps} steps ({result.wall_s:.1f} s); run folder: {out}")
+
+
+@app.command(name="config", cls=_RegistryHelp)
+def print_config(
+    model: Model,
+    data: Annotated[Optional[str], typer.Option(help="Built-in data set name or a path.")] = None,
+    set_: Sets = None,
+) -> None:
+    """Print the full run config of MODEL as YAML (defaults, or with --data/--set applied): every key --set
+    can change, and a file --config accepts."""
+    from gausslab.core.config_yaml import to_yaml
+
+    header = (f"gausslab {__version__} run config for `gausslab train {model}`; pass it with --config FILE,\n"
+              f"change any key here or with --set section.key=value.")
+    typer.echo(to_yaml(_run_config(model, data, None, set_ or []), header), nl=False)
+
+
+def _run_config(model: str, data: str | None, config: Path | None, sets: list[str]):
+    """The resolved RunConfig of `train MODEL` / `config MODEL`: YAML file, then --data, then --set."""
+    from gausslab.core.config import load_yaml
+    from gausslab.models import MODEL_CONFIGS
+    from gausslab.training.run_config import resolve
+    from gausslab.core.errors import lookup
+
+    lookup(MODEL_CONFIGS, "model", model)
+    raw = load_yaml(config) if config else {}
+    if (raw.get("model") or {}).get("kind", model) != model:
+        raise ConfigError(f"--config says model.kind={raw['model']['kind']!r} but the command trains {model!r}")
+    return resolve(raw, sets, model={"kind": model}, data={"name": data} if data else {})
 
 
 @app.command()
@@ -107,13 +158,20 @@ def sample(
     out: Annotated[Path, typer.Option(help="samples.png (picture) or samples.npy (array).")],
     n: Annotated[int, typer.Option(help="Number of samples.")] = 64,
     seed: int = 0,
-    sampler: Annotated[str, typer.Option(help=f"VAE latents from: {', '.join(SAMPLERS)} — the prior, a GMM on the "
-                                              "aggregate posterior of the run's training data (Ghosh et al. 2020), or "
-                                              "a second VAE on it (Dai & Wipf 2019); fitted once, kept in "
-                                              "RUN/samplers/.")] = "prior",
+    sampler: Annotated[str, typer.Option(help="VAE latents from: the prior, expost (a GMM on the aggregate posterior "
+                                              "of the run's training data, Ghosh et al. 2020) or two-stage (a second "
+                                              "VAE on it, Dai & Wipf 2019); fitted once, kept in RUN/samplers/.")
+                       ] = "prior",
     k: Annotated[int, typer.Option(help="Mixture components of the expost sampler.")] = 10,
 ) -> None:
     """Draw samples from a trained model."""
+    import torch
+
+    from gausslab.training import checkpoint as ckpt
+    from gausslab.data import load_from_config
+    from gausslab.core.errors import lookup
+    from gausslab.samplers import SAMPLERS, saved
+
     if n <= 0:
         raise ConfigError(f"--n must be a positive number of samples, got {n}")
     if k <= 0:
@@ -127,21 +185,27 @@ def sample(
     if sampler == "prior":
         latents = {}
     else:
-        latents = {"sampler": saved_samplers.for_run(run, sampler, model, load_from_config(info.config.data), k=k)}
+        latents = {"sampler": saved.for_run(run, sampler, model, load_from_config(info.config.data), k=k)}
     with torch.inference_mode():
         x = model.sample(n, generator=torch.Generator().manual_seed(seed), **latents)
     _write_samples(x, out, info)
     typer.echo(f"wrote {n} samples to {out}")
 
 
-def _write_samples(x: torch.Tensor, out: Path, info) -> None:
+def _write_samples(x, out: Path, info) -> None:
     if out.suffix.lower() == ".npy":
         import io
+
+        import numpy as np
+
+        from gausslab.core.fileio import atomic_write_bytes
 
         buf = io.BytesIO()
         np.save(buf, x.numpy(), allow_pickle=False)
         atomic_write_bytes(out, buf.getvalue())
     else:
+        from gausslab.plots.grids import samples_figure, save_png
+
         save_png(samples_figure(x, None, f"{info.config.model.kind} samples"), out)
 
 
@@ -154,6 +218,12 @@ def evaluate(
     metrics: Annotated[Optional[str], typer.Option(help="Comma-separated subset of metrics.")] = None,
 ) -> None:
     """Compute every metric that applies to the model and data; write metrics.json."""
+    from gausslab.training import checkpoint as ckpt
+    from gausslab.training.run_config import resolve
+    from gausslab.data import load_from_config
+    from gausslab.evaluation.evaluate import evaluate as evaluate_model
+    from gausslab.core.fileio import atomic_write_json
+
     if k <= 0:
         raise ConfigError(f"--k must be a positive number of importance samples, got {k}")
     info = ckpt.read_run_info(run)
@@ -198,21 +268,27 @@ def report(study_dir: Annotated[Path, typer.Argument(help="Study folder written 
     typer.echo(f"report: {build_report(study_dir).html}")
 
 
+def _click_error(name: str) -> type[Exception]:
+    """click's UsageError or ClickException as this typer raises them: older typers use click itself, newer
+    ones their own copy of it; both export BadParameter, which derives from these two."""
+    return next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == name)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="gausslab", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)  # click returns Exit codes when not standalone
-    except click.exceptions.Exit as err:
+    except typer.Exit as err:
         sys.exit(err.exit_code)
-    except click.UsageError as err:
-        click.echo(f"gausslab: error: {err.format_message()} (see gausslab --help)", err=True)
+    except _click_error("UsageError") as err:
+        typer.echo(f"gausslab: error: {err.format_message()} (see gausslab --help)", err=True)
         sys.exit(2)
-    except click.ClickException as err:
+    except _click_error("ClickException") as err:
         err.show()
         sys.exit(err.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.exit(130)
 
 

@@ -21,6 +21,7 @@ def check_model(make: Callable[[], GenerativeModel], data: Dataset, tmp_path: Pa
     check_sample_shape_and_seed(make(), data)
     check_step_lowers_loss(make(), data)
     check_save_load_bit_equal(make(), data, tmp_path / "roundtrip", steps)
+    check_samples_follow_dtype(gl.load(tmp_path / "roundtrip"), data)
     check_resume_bit_identical(make, data, tmp_path / "resume", steps)
 
 
@@ -33,6 +34,15 @@ def check_sample_shape_and_seed(model: GenerativeModel, data: Dataset) -> None:
     assert a.shape == (5, *data.shape)
     assert torch.equal(a, b), "sampling with the same generator seed must repeat"
     assert not torch.equal(a, c), "different seeds must give different samples"
+
+
+def check_samples_follow_dtype(model: GenerativeModel, data: Dataset) -> None:
+    """Samples are float32 like the data, and float64 once the model is converted: `gl.load(run).double().sample(2)`."""
+    with torch.no_grad():
+        single = model.sample(2, generator=torch.Generator().manual_seed(0))
+        double = model.double().sample(2, generator=torch.Generator().manual_seed(0))
+    assert single.dtype == torch.float32 and double.dtype == torch.float64
+    assert double.shape == (2, *data.shape) and torch.isfinite(double).all()
 
 
 def _first_loss(model: GenerativeModel, x: torch.Tensor, step: int = 0) -> tuple[str | None, torch.Tensor]:

@@ -133,6 +133,8 @@ CASES = {
     "test fraction": ([*T, "--set", "data.test_fraction=1.5"], "data.test_fraction"),
     "unknown policy": ([*T, "--set", "train.nan_policy=maybe"], "maybe"),
     "fp16 on cpu": ([*T, "--set", "train.amp=fp16", "--set", "train.device=cpu"], "train.amp=bf16"),
+    "unknown device": ([*T, "--set", "train.device=tpu"], "'tpu'"),
+    "absent gpu": ([*T, "--set", "train.device=cuda:99"], "'cuda:99' is not available"),
     "unknown key": ([*T, "--set", "train.epoch=3"], "did you mean 'epochs'"),
     "unknown section": ([*T, "--set", "optim.lr=1"], "optim"),
     "malformed set": ([*T, "--set", "trainepochs"], "trainepochs"),

@@ -48,7 +48,7 @@ class StandardNormal(nn.Module):
         self.register_buffer("_zero", torch.zeros(()))  # follows .to(device)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return torch.randn(n, self.latent_dim, generator=generator, device=self._zero.device)
+        return torch.randn(n, self.latent_dim, generator=generator, device=self._zero.device, dtype=self._zero.dtype)
 
     def log_prob(self, z: Tensor) -> Tensor:
         return -0.5 * (z.square() + math.log(2 * math.pi)).sum(-1)

@@ -54,8 +54,11 @@ def _one_line(err: ValidationError, cls: type[StrictModel], raw: dict[str, Any])
         close = difflib.get_close_matches(str(value), options, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"{loc}={value!r} is not allowed{hint}; choose one of: {', '.join(options)}"
-    if kind == "value_error" and isinstance(first.get("ctx", {}).get("error"), ConfigError):
-        return str(first["ctx"]["error"])  # a cross-field check that already names its values
+    if kind == "value_error":
+        error = first["ctx"]["error"]
+        if isinstance(error, ConfigError):
+            return str(error)  # a cross-field check that already names its values
+        return f"{loc}={value!r} is not allowed; {error}"
     if kind == "union_tag_invalid":
         tags = first["ctx"]["expected_tags"].replace("'", "")
         return f"{loc}.kind={first['ctx']['tag']!r} is not allowed; choose one of: {tags}"

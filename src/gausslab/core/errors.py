@@ -26,6 +26,10 @@ class TrainingError(GausslabError):
     """Training stopped: a non-finite loss or an interruption (the last good checkpoint is kept)."""
 
 
+class Interrupted(TrainingError):
+    """Ctrl-C during training; a checkpoint was written first."""
+
+
 def unknown_choice(what: str, value: object, choices: Iterable[str]) -> ConfigError:
     """ConfigError for `value` not in `choices`, with a 'did you mean' hint."""
     choices = sorted(choices)

@@ -1,6 +1,8 @@
 """Atomic file writes (temp file in the same folder + `os.replace`) and checksums.
 
 A reader never sees a half-written file: an interrupted write leaves the old file or none.
+Files get the mode a plain `open` would give them (0644 under umask 022), not mkstemp's 0600,
+so run folders can be shared and reports served.
 """
 
 from __future__ import annotations
@@ -13,13 +15,22 @@ from pathlib import Path
 from typing import Any
 
 
+def file_mode() -> int:
+    """0o666 less the process umask: the mode `open(path, "w")` creates files with."""
+    umask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder and `os.replace`."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            os.fchmod(f.fileno(), file_mode())
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -20,6 +20,11 @@ def adam(params, **options) -> torch.optim.Adam:
     return torch.optim.Adam(params, fused=True, **options)
 
 
+def full_precision(t: Tensor) -> Tensor:
+    """float32 for the float16/bfloat16 outputs of autocast; float32 and float64 tensors as they are."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+
+
 @dataclass
 class Loss:
     """One update of a training step.
@@ -35,11 +40,14 @@ class Loss:
 
 
 class GenerativeModel(nn.Module):
-    """Base of VAE, GAN and GMM: `sample`, plus the hooks `train.fit` calls.
+    """Base of VAE, GAN and GMM: `sample`, `model(x)`, plus the hooks the trainer calls.
 
     Subclasses set `config` (their pydantic config, never mutated) and `shape` (the data shape), and
     name their config class in `config_class` (it lives beside the model; the registry derives the
-    `model:` section's choices from it).
+    `model:` section's choices from it). `model(x)` (`forward`) returns, per example of x
+    [B, *shape], the terms `training_losses` is built from: `ElboTerms` for a VAE, the critic's
+    scores for a GAN, log p(x) for a GMM. Samples follow the model's device and dtype:
+    `model.double().sample(n)` is float64.
     """
 
     config_class: type  # the model's pydantic config; its `kind` is the model's registry name
@@ -71,8 +79,15 @@ class GenerativeModel(nn.Module):
         return {}
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n samples [n, *shape] on the model's device, in its dtype; `generator` (on that device) seeds them."""
         raise NotImplementedError
 
     @property
     def device(self) -> torch.device:
+        """Where the weights live (and samples are drawn)."""
         return next(itertools.chain(self.parameters(), self.buffers())).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating dtype of the weights, which samples follow."""
+        return next(t.dtype for t in itertools.chain(self.parameters(), self.buffers()) if t.is_floating_point())

@@ -21,7 +21,7 @@ from pydantic import Field
 from gausslab.blocks import nets
 from gausslab.core.config import StrictModel, choices
 from gausslab.core.errors import lookup
-from gausslab.models.base import GenerativeModel, Loss, adam
+from gausslab.models.base import GenerativeModel, Loss, adam, full_precision
 from gausslab.models.gan_losses import GAN_LOSSES, gradient_penalty
 
 
@@ -106,8 +106,9 @@ class GAN(GenerativeModel):
             self.discriminator.compile()
 
     def base(self, n: int, generator: torch.Generator | None = None, device: torch.device | None = None) -> Tensor:
-        """z ~ N(0, I) [n, latent_dim]; from torch's global RNG unless `generator` is given."""
-        return torch.randn(n, self.config.latent_dim, generator=generator, device=device or self.device)
+        """z ~ N(0, I) [n, latent_dim] in the model's dtype; from torch's global RNG unless `generator` is given."""
+        return torch.randn(n, self.config.latent_dim, generator=generator, device=device or self.device,
+                           dtype=self.dtype)
 
     def generate(self, z: Tensor) -> Tensor:
         """The trained generator's output [B, *shape] for base points z [B, latent_dim]."""
@@ -128,7 +129,13 @@ class GAN(GenerativeModel):
 
     def critic(self, packed: Tensor) -> Tensor:
         """D's raw score (logit or critic value) [B/m] for packed inputs."""
-        return self.discriminator(packed).squeeze(-1).float()  # losses in float32 under autocast too
+        return full_precision(self.discriminator(packed).squeeze(-1))  # losses in float32 under autocast too
+
+    def forward(self, x: Tensor) -> Tensor:
+        """D's raw scores [B // pack] of x [B, *shape] taken in consecutive groups of `pack` (rows beyond a
+        multiple of `pack` are dropped): the logits (`minimax`, `ns`) or critic values (`wgan-gp`, `hinge`)
+        that the `GAN_LOSSES` turn into the discriminator's and generator's losses."""
+        return self.critic(self.pack(x[: x.shape[0] - x.shape[0] % self.config.pack]))
 
     def training_losses(self, x: Tensor, step: int) -> Iterator[Loss]:
         """`n_critic` D losses on the batch (fresh z each), then the G loss on the last fakes against the updated D.

@@ -52,6 +52,18 @@ class GMM(GenerativeModel):
         self.register_buffer("covariances", cov)  # [K, D, D] or [K, D]
         self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
         self.register_buffer("last_loglik", torch.tensor(-math.inf, dtype=torch.float64))
+        # EM runs in float64; samples come out float32, like the data, unless the model is converted
+        # (`.double()`): this buffer records the conversion, as float64 parameters cannot.
+        self.register_buffer("_sample_dtype", torch.zeros(()), persistent=False)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of samples: float32 unless the model was converted (`.double()`)."""
+        return self._sample_dtype.dtype
+
+    def forward(self, x: Tensor) -> Tensor:
+        """log p(x) [B]: the per-example log-likelihood whose mean EM raises."""
+        return self.log_prob(x)
 
     @property
     def n_parameters(self) -> int:
@@ -205,11 +217,11 @@ class GMM(GenerativeModel):
         return {"log_likelihood": self.log_prob(x.double()).mean()}
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """n draws [n, *shape] (float32): a component by weight, then mu_k + L_k eps."""
+        """n draws [n, *shape] in the model's dtype: a component by weight, then mu_k + L_k eps."""
         k = torch.multinomial(self.weights, n, replacement=True, generator=generator)  # [n]
         eps = torch.randn(n, self.means.shape[1], generator=generator, device=self.device, dtype=torch.float64)
         if self.config.covariance == "full":
             noise = (self._cholesky()[k] @ eps.unsqueeze(-1)).squeeze(-1)  # [n, D]
         else:
             noise = self.covariances[k].sqrt() * eps
-        return (self.means[k] + noise).float().view(n, *self.shape)
+        return (self.means[k] + noise).to(self.dtype).view(n, *self.shape)

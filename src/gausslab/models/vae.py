@@ -27,7 +27,7 @@ from gausslab.blocks.likelihoods import LIKELIHOODS
 from gausslab.blocks.priors import PRIORS
 from gausslab.core.config import StrictModel, choices
 from gausslab.core.errors import ConfigError
-from gausslab.models.base import GenerativeModel, Loss
+from gausslab.models.base import GenerativeModel, Loss, full_precision
 
 
 # What the IWAE objective needs: its bound has no separate KL term to weight, warm up or floor.
@@ -117,8 +117,12 @@ class VAE(GenerativeModel):
             return config.likelihood
         return "bernoulli" if len(shape) == 3 else "gaussian"
 
+    def forward(self, x: Tensor) -> ElboTerms:
+        """The per-example terms training combines (before beta, warm-up and free bits): `elbo(x)`."""
+        return self.elbo(x)
+
     def encode(self, x: Tensor) -> Normal:
-        mu, raw = self.encoder(x).float().chunk(2, dim=-1)  # [B, D] each; float32 under autocast too
+        mu, raw = full_precision(self.encoder(x)).chunk(2, dim=-1)  # [B, D] each; float32 under autocast too
         # No argument validation: its checks cost a host sync and ~6 small ops per step.
         return Normal(mu, F.softplus(raw) + 1e-5, validate_args=False)
 
@@ -136,7 +140,7 @@ class VAE(GenerativeModel):
     def sample(self, n: int, generator: torch.Generator | None = None, sampler=None) -> Tensor:
         """Decoded means of z ~ p(z), or of z ~ `sampler` (e.g. an ex-post mixture) when given."""
         source = sampler if sampler is not None else self.prior
-        return self.decode(source.sample(n, generator=generator))
+        return self.decode(source.sample(n, generator=generator).to(self.dtype))
 
     def kl(self, q: Normal, z: Tensor) -> tuple[Tensor, Tensor | None]:
         """KL(q || p) per example [B], and per latent unit [B, D] when the prior has a closed form."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from gausslab.core.config import StrictModel
 
@@ -21,8 +22,19 @@ class TrainConfig(StrictModel):
     log_every: int = Field(50, gt=0, description="steps between log.jsonl records")
     grad_clip: float | None = Field(None, gt=0, description="max global gradient norm (none: no clipping)")
     nan_policy: Literal["stop", "skip"] = Field("stop", description="on a non-finite loss: stop, or skip the batch")
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when available")
+    device: str = Field("auto", description="auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps")
     amp: Literal["off", "bf16", "fp16"] = Field(
         "off", description="autocast of forward passes: bf16 on CPU/CUDA, fp16 on CUDA (with loss scaling)")
     compile: bool = Field(False, description="torch.compile the networks' forward passes "
                           "(on CPU this needs a C++ compiler)")
+    tensorboard: bool = Field(False, description="also write TensorBoard event files into RUN/tensorboard "
+                                                 "(needs the extra: pip install 'gausslab[tensorboard]')")
+    sample_every: int = Field(10, ge=0, description="write samples.png (and a TensorBoard image) every this many "
+                                                    "log steps, and at the end; 0: at the end only")
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if re.fullmatch(r"auto|cpu|cuda|cuda:\d+|mps", value) is None:
+            raise ValueError("choose one of: auto, cpu, cuda, cuda:N (N = 0, 1, ...), mps")
+        return value

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -18,7 +17,6 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from gausslab.training import checkpoint as ckpt
 from gausslab.training import parallel
@@ -26,15 +24,13 @@ from gausslab.data.config import DataConfig
 from gausslab.training.config import TrainConfig
 from gausslab.training.run_config import RunConfig
 from gausslab.data import Dataset
-from gausslab.core.errors import CheckpointError, ConfigError, TrainingError
-from gausslab.core.fileio import atomic_write_text
+from gausslab.core.errors import CheckpointError, ConfigError, Interrupted, TrainingError
+from gausslab.core.fileio import atomic_write_bytes, atomic_write_text
 from gausslab.training.guard import NonFiniteGuard
 from gausslab.models import GenerativeModel
-from gausslab.plots.grids import samples_figure, save_png
-
-
-class Interrupted(TrainingError):
-    """Ctrl-C during training; a checkpoint was written first."""
+from gausslab.plots.grids import png_bytes, samples_figure
+from gausslab.training.progress import Progress, mode
+from gausslab.training.tensorboard_log import TensorBoardLog, require_tensorboard
 
 
 @dataclass
@@ -90,6 +86,7 @@ def fit(
     """Train `model` on `data.train`; with `out`, write a run folder (config, weights, state, log, samples).
 
     resume: continue from the checkpoint in `out` (bit-identical to an uninterrupted run).
+    progress: None shows a bar on a terminal and a line per log step elsewhere; True a bar; False nothing.
     config: the full run config to record (defaults to this data/model/train).
     """
     train = train or TrainConfig()
@@ -99,11 +96,13 @@ def fit(
 
 
 class _Loop:
-    def __init__(self, model, data, train, config, out, progress):
+    def __init__(self, model, data, train, config, out, show):
         self.dist = parallel.context(train.device)
         self.model, self.data, self.train, self.config, self.out = model.to(self.dist.device), data, train, config, out
         self.writer = self.out is not None and self.dist.is_main
-        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.show = mode(show) if self.dist.is_main else "off"
+        if train.tensorboard and self.writer:
+            require_tensorboard()
         self.x = model.prepare(data.train.to(self.dist.device))
         batch = self.x.shape[0] if model.full_batch else min(train.batch_size, self.x.shape[0])
         self.schedule = _Schedule(self.x.shape[0], batch, train.seed)
@@ -122,16 +121,24 @@ class _Loop:
 
     def run(self, resume: bool) -> FitResult:
         start = self._last_logged = self._start(resume)
+        self.bar = Progress(self.total, start, self.show)
+        self.board = TensorBoardLog(self.out, start) if self.writer and self.train.tensorboard else None
+        try:
+            return self._train(start)
+        finally:
+            self.bar.close()
+            if self.board is not None:
+                self.board.close()
+
+    def _train(self, start: int) -> FitResult:
         t0, rows_seen = time.perf_counter(), 0
-        bar = tqdm(total=self.total, initial=start, disable=not self.progress, file=sys.stderr, desc="train",
-                   dynamic_ncols=True, leave=False)
         step, last = start, {}
         self.model.train()  # once: validation puts it back, and the per-step call costs ~60 us
         try:
             for step in range(start, self.total):
                 self._step(step)
                 rows_seen += self.schedule.batch
-                bar.update(1)
+                self.bar.update()
                 last = self._after_step(step, rows_seen / max(time.perf_counter() - t0, 1e-9)) or last
         except KeyboardInterrupt:
             self.guard.check(self._kept, joint=False)  # the other ranks may be anywhere: no collective
@@ -142,8 +149,6 @@ class _Loop:
             if not isinstance(err, TrainingError):  # weights gone non-finite can fail later code: name the cause
                 self.guard.check(self._kept, joint=False)
             raise
-        finally:
-            bar.close()
         wall = time.perf_counter() - t0
         if self.writer:
             self._finish()
@@ -174,7 +179,7 @@ class _Loop:
 
     def _check_same_run(self) -> None:
         saved = ckpt.read_run_info(self.out).config
-        ignore = {"train": {"epochs", "steps", "checkpoint_every", "log_every", "device"}}
+        ignore = {"train": {"epochs", "steps", "checkpoint_every", "log_every", "device", "tensorboard", "sample_every"}}
         a, b = saved.model_dump(exclude=ignore), self.config.model_dump(exclude=ignore)
         if a != b:
             diff = [f"{s}.{k}" for s in a for k in a[s] if a[s][k] != b[s].get(k)]
@@ -232,12 +237,17 @@ class _Loop:
             record = self._log_record(done, rate, epoch_end)
         if save:
             self._checkpoint(done, finished=done == self.total)
+        every = self.train.sample_every * self.train.log_every
+        if self.writer and every and done % every == 0 and done < self.total:
+            self._write_samples(done)
         return record
 
     def _log_record(self, done: int, rate: float, epoch_end: bool) -> dict:
         n = done - self._last_logged
-        record = {"step": done, "epoch": round(done / self.schedule.steps_per_epoch, 4)}
+        record = {"step": done, "epoch": round(done / self.schedule.steps_per_epoch, 4), "time": round(time.time(), 3)}
         record |= {k: float(v) / max(n, 1) for k, v in self.sums.items()}
+        record |= {"lr" if name == "model" else f"lr_{name}": opt.param_groups[0]["lr"]
+                   for name, opt in self.optimizers.items()}
         record["samples_per_s"] = round(rate, 1)
         if self.guard.skipped:
             record["skipped_batches"] = self.guard.skipped
@@ -247,6 +257,9 @@ class _Loop:
         if self.writer:
             with open(self.out / ckpt.LOG, "a") as f:
                 f.write(json.dumps(record) + "\n")
+            if self.board is not None:
+                self.board.scalars(record)
+        self.bar.log(record)
         return record
 
     @torch.inference_mode()
@@ -271,12 +284,21 @@ class _Loop:
                                  skipped=self.guard.skipped, world_size=self.dist.world, ranks_in_sync=synced)
 
     def _finish(self) -> None:
+        self._write_samples(self.total)
+        self.model.eval()
+
+    def _write_samples(self, done: int) -> None:
+        """samples.png (and a TensorBoard image) from a fixed seed; the training RNG and mode are left as they were."""
+        training = self.model.training
         self.model.eval()
         with torch.inference_mode(), torch.random.fork_rng(devices=[]):
             samples = self.model.sample(64 if self.data.kind == "image" else 2500,
                                         generator=torch.Generator(self.dist.device).manual_seed(0))
-        save_png(samples_figure(samples.cpu(), self.data, f"{type(self.model).__name__} samples"),
-                 self.out / "samples.png")
+        self.model.train(training)
+        png = png_bytes(samples_figure(samples.cpu(), self.data, f"{type(self.model).__name__} samples, step {done}"))
+        atomic_write_bytes(self.out / "samples.png", png)
+        if self.board is not None:
+            self.board.image(done, png)
 
 
 def _autocast(train: TrainConfig, device: torch.device):

@@ -16,6 +16,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from gausslab.core.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -30,16 +32,33 @@ class DistContext:
 
 
 def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
-    """`auto` -> the local CUDA device when one exists, else CPU."""
+    """`train.device` as a torch device: `auto` -> the local CUDA device when one exists, else CPU;
+    `cuda` -> this process's GPU (`cuda:LOCAL_RANK`); `cuda:N`, `mps` and `cpu` as named.
+
+    A device this machine's torch cannot use is a ConfigError naming it.
+    """
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(f"cuda:{local_rank}") if name == "cuda" else torch.device("cpu")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("train.device='mps' is not available: this torch has no MPS (Apple GPU) backend here; "
+                          "use cpu or auto")
+    if name.startswith("cuda"):
+        index = int(name.partition(":")[2] or local_rank)
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if index >= count:
+            raise ConfigError(f"train.device={name!r} is not available: torch sees {count} CUDA device(s) here; "
+                              f"use {'cpu or auto' if count == 0 else f'cuda:0 to cuda:{count - 1}'}")
+        return torch.device("cuda", index)
+    return torch.device(name)
 
 
 def context(device: str = "auto") -> DistContext:
     """Join the torchrun process group when launched by torchrun; otherwise a world of one."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    if world > 1 and ":" in device:
+        raise ConfigError(f"train.device={device!r}: under torchrun each process takes its own GPU "
+                          f"(cuda:LOCAL_RANK); use train.device=cuda or auto")
     dev = pick_device(device, local_rank)
     if world > 1 and not dist.is_initialized():
         if dev.type == "cuda":
