@@ -1,7 +1,7 @@
 """Fitted latent samplers kept on disk, so a run's ex-post mixture or second-stage VAE is fitted once.
 
-A fitted sampler is saved as the run folder of the model it wraps (config.json + safetensors, no
-pickle), and rebuilt from it with `checkpoint.load`. For a trained VAE in RUN, `for_run` keeps them in
+A fitted sampler is saved as the run folder of the model it wraps (JSON and safetensors only), and
+rebuilt from it with `checkpoint.load`. For a trained VAE in RUN, `for_run` keeps them in
 
 ```
 RUN/samplers/<name>[-<option><value>...]/    e.g. samplers/expost-k10/, samplers/two-stage/
