@@ -5,6 +5,7 @@ from gausslab.checkpoint import load
 from gausslab.config import DataConfig, GANConfig, GMMConfig, RunConfig, TrainConfig, VAEConfig
 from gausslab.data import Dataset, load_dataset
 from gausslab.evaluate import Evaluation, evaluate
+from gausslab.mixture import GaussianMixture
 from gausslab.errors import CheckpointError, ConfigError, DataError, GausslabError, TrainingError
 from gausslab.models import MODELS, build_model
 from gausslab.train import FitResult, fit
@@ -12,5 +13,5 @@ from gausslab.train import FitResult, fit
 __all__ = [
     "MODELS", "CheckpointError", "ConfigError", "DataConfig", "DataError", "Dataset", "FitResult", "GANConfig",
     "GMMConfig", "GausslabError", "RunConfig", "TrainConfig", "TrainingError", "VAEConfig", "build_model", "fit", "Evaluation", "evaluate",
-    "load", "load_dataset",
+    "load", "load_dataset", "GaussianMixture",
 ]

@@ -72,6 +72,10 @@ class GMMConfig(StrictModel):
     covariance: Literal["full", "diag"] = "full"
     reg_covar: float = Field(1e-6, gt=0)  # added to covariance diagonals (as scikit-learn)
     tol: float = Field(1e-4, ge=0)  # stop when the mean log-likelihood gains less than this
+    init_params: Literal["nearest-seed", "k-means++"] = Field(
+        "nearest-seed", description="Start of EM: greedy k-means++ seeds with every example given to its nearest "
+        "seed ('nearest-seed'), or scikit-learn's 'k-means++': each component's responsibilities start from its "
+        "seed point alone.")
 
 
 ModelConfig = Annotated[Union[VAEConfig, GANConfig, GMMConfig], Field(discriminator="kind")]

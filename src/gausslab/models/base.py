@@ -70,6 +70,10 @@ class GenerativeModel(nn.Module):
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         raise NotImplementedError
 
+    def converged(self) -> bool:
+        """True once further steps would change nothing (EM below its tolerance): the trainer then stops."""
+        return False
+
     @property
     def device(self) -> torch.device:
         return next(itertools.chain(self.parameters(), self.buffers())).device
