@@ -9,9 +9,10 @@ from gausslab.mixture import GaussianMixture
 from gausslab.errors import CheckpointError, ConfigError, DataError, GausslabError, TrainingError
 from gausslab.models import MODELS, build_model
 from gausslab.train import FitResult, fit
+from gausslab.usernets import network
 
 __all__ = [
     "MODELS", "CheckpointError", "ConfigError", "DataConfig", "DataError", "Dataset", "FitResult", "GANConfig",
     "GMMConfig", "GausslabError", "RunConfig", "TrainConfig", "TrainingError", "VAEConfig", "build_model", "fit", "Evaluation", "evaluate",
-    "load", "load_dataset", "GaussianMixture",
+    "load", "load_dataset", "GaussianMixture", "network",
 ]

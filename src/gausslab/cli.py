@@ -24,6 +24,7 @@ from gausslab.config import load_yaml, resolve
 from gausslab.data import load_from_config
 from gausslab.data.registry import describe
 from gausslab.errors import ConfigError, GausslabError, lookup
+from gausslab.evaluate import FEATURE_SPACES
 from gausslab.evaluate import evaluate as evaluate_model
 from gausslab.fileio import atomic_write_bytes, atomic_write_json
 from gausslab.models import MODELS, build_model
@@ -148,6 +149,11 @@ def evaluate(
     out: Annotated[Optional[Path], typer.Option(help="Where to write metrics (default RUN/metrics.json).")] = None,
     k: Annotated[int, typer.Option(help="Importance samples for the IWAE NLL.")] = 1000,
     metrics: Annotated[Optional[str], typer.Option(help="Comma-separated subset of metrics.")] = None,
+    features: Annotated[str, typer.Option(help=f"Feature space of FID/KID/precision/recall: {', '.join(FEATURE_SPACES)} "
+                                               "(inception: comparable with published numbers).")] = "domain",
+    features_weights: Annotated[Optional[Path], typer.Option(
+        help="Weights of the feature network, never downloaded: Inception-v3's (.pth or .safetensors) for "
+             "--features inception, or a safetensors file of the domain network.")] = None,
 ) -> None:
     """Compute every metric that applies to the model and data; write metrics.json."""
     if k <= 0:
@@ -159,7 +165,8 @@ def evaluate(
         raise ConfigError(f"data {ds.name!r} has shape {list(ds.shape)} but the model was trained on {list(info.shape)}")
     model = ckpt.load(run)
     chosen = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
-    result = evaluate_model(model, ds, metrics=chosen, k=k, cache_dir=run).to_dict()
+    result = evaluate_model(model, ds, metrics=chosen, k=k, cache_dir=run, features=features,
+                            feature_weights=features_weights).to_dict()
     target = out or run / "metrics.json"
     atomic_write_json(target, result)
     typer.echo(json.dumps(result, indent=2))

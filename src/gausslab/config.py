@@ -8,11 +8,12 @@ A run is `RunConfig(data=..., model=..., train=...)`, loaded from YAML and overr
 from __future__ import annotations
 
 import difflib
+import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gausslab.errors import ConfigError
 
@@ -31,6 +32,27 @@ class DataConfig(StrictModel):
     n: int | None = Field(None, gt=0)  # size of a generated data set (toys, shapes)
 
 
+class NetworkSpec(StrictModel):
+    """A user's network as the run folder records it: an importable nn.Module class and its constructor arguments."""
+
+    target: str = Field(..., pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+                        description="Import path of the class, 'package.module:QualName'.")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="Constructor arguments (JSON values).")
+
+    @field_validator("kwargs")
+    @classmethod
+    def _json(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Kept as their JSON round trip (tuples become lists), so the recorded arguments are exactly the ones used."""
+        try:
+            return json.loads(json.dumps(kwargs, allow_nan=False))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"constructor arguments must be JSON values (numbers, strings, booleans, null, lists, "
+                             f"string-keyed mappings): {err}") from None
+
+
+UserNetwork = Field(None, description="Your own network instead of the built-in one (see `gausslab.network`).")
+
+
 class VAEConfig(StrictModel):
     kind: Literal["vae"] = "vae"
     latent_dim: int = Field(16, gt=0)
@@ -46,6 +68,8 @@ class VAEConfig(StrictModel):
     arch: Literal["auto", "mlp", "conv"] = "auto"  # auto: conv for images of side >= 16
     hidden: tuple[int, ...] | None = None  # MLP widths; None picks from the data size
     channels: tuple[int, ...] = (32, 64, 128)  # conv widths, one per stride-2 stage
+    encoder: NetworkSpec | None = UserNetwork  # x [B, *shape] -> [B, 2 * latent_dim]: mean, raw scale
+    decoder: NetworkSpec | None = UserNetwork  # z [B, latent_dim] -> [B, *shape]: logits / means of p(x|z)
 
 
 class GANConfig(StrictModel):
@@ -64,6 +88,8 @@ class GANConfig(StrictModel):
     hidden: tuple[int, ...] = Field((256, 256, 256), min_length=1)  # generator MLP widths
     d_hidden: tuple[int, ...] = Field((256, 256), min_length=1)  # discriminator MLP widths
     channels: tuple[int, ...] = (32, 64, 128)
+    generator: NetworkSpec | None = UserNetwork  # z [B, latent_dim] -> [B, *shape] (squashed by a sigmoid for images)
+    discriminator: NetworkSpec | None = UserNetwork  # packed [B/pack, pack*shape[0], *shape[1:]] -> [B/pack, 1]
 
 
 class GMMConfig(StrictModel):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
+from gausslab import usernets
 from gausslab.config import MODEL_CONFIGS, StrictModel, validate
 from gausslab.data import Dataset
 from gausslab.errors import lookup
@@ -21,8 +23,14 @@ def build_model(
     """A freshly initialised model (weights seeded by `seed`) for data of `data`'s shape.
 
     `build_model("vae", ds, prior="vamp", latent_dim=16)` or `build_model(VAEConfig(...), ds)`.
+    Your own networks: `encoder=` / `decoder=` (VAE), `generator=` / `discriminator=` (GAN), each
+    an nn.Module built by `gausslab.network("module:Class", **kwargs)` (used as it is, weights
+    included; the config records its spec) or a spec mapping {"target": ..., "kwargs": {...}}
+    (built here, seeded). Their input and output shapes are in `VAE` / `GAN`.
     Torch's global RNG is left as it was.
     """
+    networks = {role: net for role, net in options.items() if isinstance(net, nn.Module)}
+    options |= {role: usernets.spec_of(net, role).model_dump() for role, net in networks.items()}
     if isinstance(kind_or_config, str):
         config_cls = lookup(MODEL_CONFIGS, "model", kind_or_config)
         config = validate(config_cls, {"kind": kind_or_config, **options})
@@ -32,7 +40,7 @@ def build_model(
     cls = lookup(MODELS, "model", config.kind)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return cls(config, shape)
+        return cls(config, shape, **networks)
 
 
 __all__ = ["GAN", "GMM", "MODELS", "ElboTerms", "GenerativeModel", "Loss", "VAE", "build_model"]
