@@ -1,4 +1,4 @@
-"""User networks: recorded by import path + JSON arguments, rebuilt by `gl.load` bit for bit, refused when unrecordable."""
+"""User networks: recorded by import path + JSON arguments, rebuilt by `gl.load` bit for bit, else refused."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_gan_with_own_networks_passes_the_shared_suite(tmp_path):
 
 
 def test_an_unrecordable_module_is_refused():
-    with pytest.raises(ConfigError, match=r"encoder=torch.nn.modules.linear.Linear cannot be recorded.*gausslab.network"):
+    with pytest.raises(ConfigError, match=r"encoder=torch.nn.modules.linear.Linear cannot be recorded.*network"):
         gl.build_model("vae", tiny_images(), latent_dim=3, encoder=nn.Linear(64, 6))
 
 
@@ -103,3 +103,17 @@ def test_gaussian_decoder_outputs_means():
     z = torch.randn(4, 2)
     with torch.no_grad():
         assert torch.equal(model.decode(z), model.decoder(z))
+
+
+def test_a_yaml_config_names_own_networks_for_the_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from gausslab.cli import app
+
+    spec = {"target": f"{HERE}:Encoder", "kwargs": {"shape": [1, 8, 8], "latent_dim": 2}}
+    (tmp_path / "run.yaml").write_text(json.dumps({"model": {"latent_dim": 2, "encoder": spec}}))  # JSON is YAML
+    args = ["train", "vae", "--data", "digits", "--config", tmp_path / "run.yaml", "--set", "train.steps=2",
+            "--out", tmp_path / "run", "-q"]
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    assert type(gl.load(tmp_path / "run").encoder) is custom_nets.Encoder

@@ -149,8 +149,9 @@ def evaluate(
     out: Annotated[Optional[Path], typer.Option(help="Where to write metrics (default RUN/metrics.json).")] = None,
     k: Annotated[int, typer.Option(help="Importance samples for the IWAE NLL.")] = 1000,
     metrics: Annotated[Optional[str], typer.Option(help="Comma-separated subset of metrics.")] = None,
-    features: Annotated[str, typer.Option(help=f"Feature space of FID/KID/precision/recall: {', '.join(FEATURE_SPACES)} "
-                                               "(inception: comparable with published numbers).")] = "domain",
+    features: Annotated[str, typer.Option(
+        help=f"Feature space of FID/KID/precision/recall: {', '.join(FEATURE_SPACES)} (inception: comparable with "
+             "published numbers).")] = "domain",
     features_weights: Annotated[Optional[Path], typer.Option(
         help="Weights of the feature network, never downloaded: Inception-v3's (.pth or .safetensors) for "
              "--features inception, or a safetensors file of the domain network.")] = None,

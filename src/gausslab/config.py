@@ -42,7 +42,7 @@ class NetworkSpec(StrictModel):
     @field_validator("kwargs")
     @classmethod
     def _json(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Kept as their JSON round trip (tuples become lists), so the recorded arguments are exactly the ones used."""
+        """Kept as their JSON round trip (tuples become lists): the recorded arguments are exactly the ones used."""
         try:
             return json.loads(json.dumps(kwargs, allow_nan=False))
         except (TypeError, ValueError) as err:

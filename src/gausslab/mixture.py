@@ -34,7 +34,8 @@ class GaussianMixtureConfig(StrictModel):
     """The validated scalar parameters of `GaussianMixture` (its constructor arguments)."""
 
     n_components: int = Field(1, gt=0, description="Mixture components K.")
-    covariance_type: Literal["full", "diag"] = Field("full", description="A full [D, D] or diagonal covariance per component.")
+    covariance_type: Literal["full", "diag"] = Field(
+        "full", description="A full [D, D] or diagonal covariance per component.")
     tol: float = Field(1e-3, ge=0, description="Stop once an EM iteration gains less mean log-likelihood than this.")
     reg_covar: float = Field(1e-6, gt=0, description="Added to every covariance diagonal, keeping it invertible.")
     max_iter: int = Field(100, gt=0, description="EM iterations at most, per initialisation.")
@@ -58,7 +59,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     weights_init [K], means_init [K, D], precisions_init ([K, D, D] full, [K, D] diag): start EM from
     these instead of k-means++ (any subset; the rest come from k-means++). random_state: an int,
-    a numpy RandomState or None, as scikit-learn. `model_` is the fitted `models.GMM`.
+    a numpy RandomState or None, as scikit-learn. Fitted: n_iter_ counts EM iterations including the
+    last, which gained less than `tol` and left the parameters as they were; lower_bound_ is the mean
+    log-likelihood of X under the fitted parameters; `model_` is the fitted `models.GMM`.
     """
 
     def __init__(
@@ -77,8 +80,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         random_state: Any = None,
         verbose: int = 0,
     ):
-        self.n_components, self.covariance_type, self.tol, self.reg_covar = n_components, covariance_type, tol, reg_covar
-        self.max_iter, self.n_init, self.init_params = max_iter, n_init, init_params
+        self.n_components, self.covariance_type, self.tol = n_components, covariance_type, tol
+        self.reg_covar, self.max_iter, self.n_init, self.init_params = reg_covar, max_iter, n_init, init_params
         self.weights_init, self.means_init, self.precisions_init = weights_init, means_init, precisions_init
         self.random_state, self.verbose = random_state, verbose
 
@@ -87,7 +90,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def fit(self, X: Array, y: Any = None) -> GaussianMixture:
         """Fit by EM, `n_init` times from seeded starts, keeping the fit of highest mean log-likelihood."""
         x, _ = _rows(X)
-        params = validate(GaussianMixtureConfig, {name: getattr(self, name) for name in GaussianMixtureConfig.model_fields})
+        fields = GaussianMixtureConfig.model_fields
+        params = validate(GaussianMixtureConfig, {name: getattr(self, name) for name in fields})
         if params.n_components > x.shape[0]:
             raise DataError(f"n_components={params.n_components} exceeds the {x.shape[0]} samples in X; "
                             f"use at most {x.shape[0]}")
@@ -117,7 +121,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _start(self, model: GMM, x: Tensor, seed: int) -> None:
         """weights_init / means_init / precisions_init, the rest from the seeded k-means++ start (as scikit-learn)."""
         given = {"weights": self.weights_init, "means": self.means_init, "precisions": self.precisions_init}
-        arrays = {name: _rows(value, f"{name}_init", dims=None)[0] for name, value in given.items() if value is not None}
+        arrays = {name: _rows(value, f"{name}_init", dims=None)[0] for name, value in given.items()
+                  if value is not None}
         if not arrays:
             return
         with torch.random.fork_rng(devices=[]):
@@ -162,7 +167,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ConfigError(f"n_samples={n_samples!r} is not allowed; it must be a positive integer")
         self._fitted()
-        g = torch.Generator(self.model_.device).manual_seed(int(_rng(self.random_state).randint(np.iinfo(np.int32).max)))
+        seed = int(_rng(self.random_state).randint(np.iinfo(np.int32).max))
+        g = torch.Generator(self.model_.device).manual_seed(seed)
         with torch.no_grad():
             x, y = self.model_.draw(int(n_samples), generator=g)
         order = torch.sort(y, stable=True).indices
@@ -186,7 +192,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         model = self._fitted()
         x, numpy = _rows(X)
         if x.shape[1] != self.n_features_in_:
-            raise DataError(f"X has {x.shape[1]} features, but this GaussianMixture was fitted on {self.n_features_in_}")
+            raise DataError(f"X has {x.shape[1]} features, but this GaussianMixture was fitted on "
+                            f"{self.n_features_in_}")
         return x.to(model.device), numpy
 
 
@@ -229,7 +236,8 @@ def _rng(random_state: Any) -> np.random.RandomState:
     try:
         return check_random_state(random_state)
     except ValueError:
-        raise ConfigError(f"random_state={random_state!r} is not allowed; use an int, a numpy RandomState or None") from None
+        raise ConfigError(f"random_state={random_state!r} is not allowed; use an int, a numpy RandomState "
+                          "or None") from None
 
 
 __all__ = ["GaussianMixture", "GaussianMixtureConfig"]

@@ -23,7 +23,7 @@ SPEC = "gausslab_spec"  # attribute holding a network's NetworkSpec
 
 
 def network(target: str, **kwargs) -> nn.Module:
-    """The nn.Module class at `target` ('package.module:QualName') built with `kwargs` (JSON values), its spec attached."""
+    """The nn.Module class at `target` ('package.module:QualName') built with `kwargs` (JSON values), spec attached."""
     return build(validate(NetworkSpec, {"target": target, "kwargs": kwargs}))
 
 
@@ -58,13 +58,15 @@ def spec_of(net: nn.Module, role: str) -> NetworkSpec:
     """The spec `network` attached, checked to rebuild a network with the same parameters and buffers."""
     spec = getattr(net, SPEC, None)
     if not isinstance(spec, NetworkSpec):
-        raise ConfigError(f"{role}={type(net).__module__}.{type(net).__qualname__} cannot be recorded in a run folder; "
-                          f"create it with gausslab.network('module:Class', **kwargs) so that gausslab.load can rebuild it")
+        raise ConfigError(f"{role}={type(net).__module__}.{type(net).__qualname__} cannot be recorded in a run "
+                          "folder; create it with gausslab.network('module:Class', **kwargs) so that gausslab.load "
+                          "can rebuild it")
     with torch.random.fork_rng(devices=[]):
         rebuilt = _layout(build(spec))
     if _layout(net) != rebuilt:
-        raise ConfigError(f"{role} no longer matches what {spec.target!r} builds from {spec.kwargs} (its parameters or "
-                          "buffers changed after gausslab.network built it); the run folder could not rebuild it")
+        raise ConfigError(f"{role} no longer matches what {spec.target!r} builds from {spec.kwargs} (its "
+                          "parameters or buffers changed after gausslab.network built it); the run folder could not "
+                          "rebuild it")
     return spec
 
 
@@ -88,7 +90,8 @@ def check_output(net: nn.Module, role: str, inputs: Sequence[int], want: Sequenc
         out = net(torch.zeros(*inputs))
     except Exception as err:  # any failure of the user's forward pass on the documented input
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise ConfigError(f"{role} fails on an input of shape {list(inputs)}: {type(err).__name__}: {first}") from None
+        raise ConfigError(f"{role} fails on an input of shape {list(inputs)}: "
+                          f"{type(err).__name__}: {first}") from None
     finally:
         net.train(was_training)
     if not torch.is_tensor(out) or tuple(out.shape) != tuple(want):

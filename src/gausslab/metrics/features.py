@@ -151,7 +151,7 @@ class UserFeatures:
 
 
 def as_features(fn: object) -> FeatureExtractor | UserFeatures:
-    """A feature space from an extractor, or from any callable x [N, *shape] -> [N, F] (named after it, key `custom`)."""
+    """A feature space from an extractor, or any callable x [N, *shape] -> [N, F] (named after it, key `custom`)."""
     if isinstance(fn, (FeatureExtractor, UserFeatures)):
         return fn
     if not callable(fn):

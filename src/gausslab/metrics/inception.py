@@ -3,7 +3,7 @@
 FID, KID and precision/recall in this space are the ones papers report (Heusel et al. 2017 use
 pool3). The network and its preprocessing — uint8 RGB, resized to 299 x 299 as TensorFlow 1 did —
 are torch-fidelity's `FeatureExtractorInceptionV3` (`pip install 'gausslab[inception]'`); gausslab
-never downloads weights. torch-fidelity reads a weights file with torch.load(weights_only=False),
+never downloads weights. torch-fidelity reads a weights file with torch.load and weights_only off,
 which unpickles it, so the user's file is read here without running code (safetensors, or
 torch.load with weights_only=True) and the library is handed a copy that holds tensors only.
 """
@@ -48,13 +48,13 @@ def library_class() -> type[nn.Module]:
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
     except Exception as err:  # ImportError, or a torchvision build that does not load beside this torch
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise ConfigError(f"Inception features need torch-fidelity ({INSTALL}, with a torchvision built for this torch); "
-                          f"importing it failed: {type(err).__name__}: {first}") from None
+        raise ConfigError(f"Inception features need torch-fidelity ({INSTALL}, with a torchvision built for this "
+                          f"torch); importing it failed: {type(err).__name__}: {first}") from None
     return FeatureExtractorInceptionV3
 
 
 def read_weights(path: Path) -> dict[str, Tensor]:
-    """A state dict from a .safetensors file, or from a torch file read with weights_only=True (no unpickling of code)."""
+    """A state dict from a .safetensors file, or a torch file read with weights_only=True (no code is unpickled)."""
     if not path.is_file():
         raise CheckpointError(f"Inception weights file {str(path)!r} does not exist")
     if path.suffix == ".safetensors":
@@ -88,7 +88,7 @@ def _build(cls: type[nn.Module], state: dict[str, Tensor], path: Path) -> nn.Mod
 
 
 def to_uint8_rgb(x: Tensor) -> Tensor:
-    """Images in [0, 1] [N, C, H, W] -> uint8 [N, 3, H, W] (grey repeated), the input torch-fidelity's network takes."""
+    """Images in [0, 1] [N, C, H, W] -> uint8 [N, 3, H, W] (grey repeated): what torch-fidelity's network takes."""
     x = (x.float() * 255).round().clamp(0, 255).to(torch.uint8)
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
