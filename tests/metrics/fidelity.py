@@ -25,9 +25,13 @@ METRIC_FID_IMPORTS = ("get_cacheable_input_name", "cache_lookup_one_recompute_on
 @contextmanager
 def modules() -> Iterator[types.SimpleNamespace]:
     """`inception` (feature_extractor_inceptionv3) and `metric_fid`; sys.modules is restored afterwards."""
+    found = importlib.util.find_spec("torch_fidelity")
+    if found is None:
+        raise RuntimeError("torch-fidelity is missing; `make install` adds it (pip install --no-deps "
+                           "'torch-fidelity>=0.4,<0.5')")
     saved = {name: module for name, module in sys.modules.items() if name.startswith("torch_fidelity")}
     package = types.ModuleType("torch_fidelity")
-    package.__path__ = [str(Path(importlib.util.find_spec("torch_fidelity").origin).parent)]
+    package.__path__ = [str(Path(found.origin).parent)]
     utils = types.ModuleType("torch_fidelity.utils")
     for name in METRIC_FID_IMPORTS:
         setattr(utils, name, None)
