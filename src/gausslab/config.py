@@ -92,13 +92,17 @@ class GANConfig(StrictModel):
     discriminator: NetworkSpec | None = UserNetwork  # packed [B/pack, pack*shape[0], *shape[1:]] -> [B/pack, 1]
 
 
+Covariance = Literal["full", "diag"]  # a Gaussian mixture's covariances
+MixtureStart = Literal["nearest-seed", "k-means++"]  # how EM starts (GMMConfig.init_params)
+
+
 class GMMConfig(StrictModel):
     kind: Literal["gmm"] = "gmm"
     components: int = Field(10, gt=0)
-    covariance: Literal["full", "diag"] = "full"
+    covariance: Covariance = "full"
     reg_covar: float = Field(1e-6, gt=0)  # added to covariance diagonals (as scikit-learn)
     tol: float = Field(1e-4, ge=0)  # stop when the mean log-likelihood gains less than this
-    init_params: Literal["nearest-seed", "k-means++"] = Field(
+    init_params: MixtureStart = Field(
         "nearest-seed", description="Start of EM: greedy k-means++ seeds with every example given to its nearest "
         "seed ('nearest-seed'), or scikit-learn's 'k-means++': each component's responsibilities start from its "
         "seed point alone.")

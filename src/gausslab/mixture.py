@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from torch import Tensor
 
-from gausslab.config import GMMConfig, StrictModel, TrainConfig, validate
+from gausslab.config import Covariance, GMMConfig, MixtureStart, StrictModel, TrainConfig, validate
 from gausslab.data import Dataset
 from gausslab.errors import ConfigError, DataError
 from gausslab.models.gmm import GMM
@@ -34,13 +34,13 @@ class GaussianMixtureConfig(StrictModel):
     """The validated scalar parameters of `GaussianMixture` (its constructor arguments)."""
 
     n_components: int = Field(1, gt=0, description="Mixture components K.")
-    covariance_type: Literal["full", "diag"] = Field(
+    covariance_type: Covariance = Field(
         "full", description="A full [D, D] or diagonal covariance per component.")
     tol: float = Field(1e-3, ge=0, description="Stop once an EM iteration gains less mean log-likelihood than this.")
     reg_covar: float = Field(1e-6, gt=0, description="Added to every covariance diagonal, keeping it invertible.")
     max_iter: int = Field(100, gt=0, description="EM iterations at most, per initialisation.")
     n_init: int = Field(1, gt=0, description="Initialisations; the one with the best log-likelihood is kept.")
-    init_params: Literal["k-means++", "nearest-seed"] = Field(
+    init_params: MixtureStart = Field(
         "k-means++", description="k-means++ seeds as scikit-learn ('k-means++': each component starts from its seed "
         "point alone) or with every example given to its nearest seed ('nearest-seed').")
     verbose: int = Field(0, ge=0, description="Above 0: a progress bar per initialisation.")
