@@ -23,6 +23,7 @@ def vae_networks(latent: int = 3) -> dict[str, nn.Module]:
             "decoder": gl.network(f"{HERE}:Decoder", latent_dim=latent, shape=[1, 8, 8])}
 
 
+@pytest.mark.slow
 def test_vae_with_own_networks_survives_train_save_load(tmp_path):
     data = tiny_images()
     torch.manual_seed(0)
@@ -42,6 +43,7 @@ def test_vae_with_own_networks_survives_train_save_load(tmp_path):
         assert torch.equal(loaded.sample(4, generator=g()), model.sample(4, generator=g()))
 
 
+@pytest.mark.slow
 def test_gan_with_own_networks_passes_the_shared_suite(tmp_path):
     """Specs given as mappings are built inside build_model, seeded: the suite's save/load/resume checks apply."""
     data = tiny_vectors()
@@ -105,6 +107,7 @@ def test_gaussian_decoder_outputs_means():
         assert torch.equal(model.decode(z), model.decoder(z))
 
 
+@pytest.mark.slow
 def test_a_yaml_config_names_own_networks_for_the_cli(tmp_path):
     from typer.testing import CliRunner
 
