@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# The tests run torch-fidelity's Inception network and FID, which need neither its torchvision
+	# dependency nor its package __init__ (which imports torchvision): install it without dependencies.
+	$(BIN)/pip install --quiet --no-deps 'torch-fidelity>=0.4,<0.5'
 	touch $(STAMP)
 
 install: $(STAMP)

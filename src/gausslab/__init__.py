@@ -22,6 +22,8 @@ _EXPORTS = {
     **dict.fromkeys(["FitResult", "fit"], "gausslab.training.loop"),
     "load": "gausslab.training.checkpoint",
     **dict.fromkeys(["Evaluation", "evaluate"], "gausslab.evaluation.evaluate"),
+    "GaussianMixture": "gausslab.estimators.mixture",
+    "network": "gausslab.blocks.usernets",
 }
 _SUBPACKAGES = {"samplers"}  # `gl.samplers.ExPostSampler`, ...
 
@@ -45,7 +47,9 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from gausslab import samplers
     from gausslab.core.errors import CheckpointError, ConfigError, DataError, GausslabError, TrainingError
+    from gausslab.blocks.usernets import network
     from gausslab.data import DataConfig, Dataset, load_dataset
+    from gausslab.estimators.mixture import GaussianMixture
     from gausslab.evaluation.evaluate import Evaluation, evaluate
     from gausslab.models import MODELS, GANConfig, GMMConfig, VAEConfig, build_model
     from gausslab.training.checkpoint import load

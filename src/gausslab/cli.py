@@ -216,6 +216,12 @@ def evaluate(
     out: Annotated[Optional[Path], typer.Option(help="Where to write metrics (default RUN/metrics.json).")] = None,
     k: Annotated[int, typer.Option(help="Importance samples for the IWAE NLL.")] = 1000,
     metrics: Annotated[Optional[str], typer.Option(help="Comma-separated subset of metrics.")] = None,
+    features: Annotated[str, typer.Option(
+        help="Feature space of FID/KID/precision/recall: domain (a network trained on the data set), or "
+             "inception (comparable with published numbers; needs --features-weights).")] = "domain",
+    features_weights: Annotated[Optional[Path], typer.Option(
+        help="Weights of the feature network, never downloaded: Inception-v3's (.pth or .safetensors) for "
+             "--features inception, or a safetensors file of the domain network.")] = None,
 ) -> None:
     """Compute every metric that applies to the model and data; write metrics.json."""
     from gausslab.training import checkpoint as ckpt
@@ -233,7 +239,8 @@ def evaluate(
         raise ConfigError(f"data {ds.name!r} has shape {list(ds.shape)} but the model was trained on {list(info.shape)}")
     model = ckpt.load(run)
     chosen = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
-    result = evaluate_model(model, ds, metrics=chosen, k=k, cache_dir=run).to_dict()
+    result = evaluate_model(model, ds, metrics=chosen, k=k, cache_dir=run, features=features,
+                            feature_weights=features_weights).to_dict()
     target = out or run / "metrics.json"
     atomic_write_json(target, result)
     typer.echo(json.dumps(result, indent=2))

@@ -11,7 +11,7 @@ import torch
 
 import gausslab as gl
 import gausslab.evaluation.features as features
-from gausslab.core.errors import ConfigError
+from gausslab.core.errors import ConfigError, DataError
 from gausslab.evaluation.evaluate import METRICS, evaluate
 from gausslab.metrics import fid, kid, prdc
 from tests.conftest import tiny_images, tiny_vectors
@@ -33,7 +33,8 @@ def test_vae_on_images_gets_every_design_key(tmp_path):
     data = tiny_images()
     model = gl.build_model("vae", data, latent_dim=2)
     record = evaluate(model, data, k=20, cache_dir=tmp_path).to_dict()
-    assert set(record) == VAE_IMAGE_KEYS | {"model", "data", "gausslab_version"}
+    assert set(record) == VAE_IMAGE_KEYS | {"model", "data", "gausslab_version", "features"}
+    assert record["features"] == "domain features (classifier trained on tiny-images)"
     assert record["model"] == "vae" and record["data"] == data.name and record["gausslab_version"] == gl.__version__
     assert isinstance(record["active_units"], int) and isinstance(record["collapsed"], bool)
     assert record["bits_per_dim"] == pytest.approx(record["nll_iwae"] / (64 * math.log(2)))
@@ -63,13 +64,43 @@ def test_gan_gets_sample_metrics_equal_to_direct_computation():
     data = tiny_vectors()
     model = gl.build_model("gan", data)
     record = evaluate(model, data, seed=3).to_dict()
-    assert set(record) - {"model", "data", "gausslab_version"} == {*PRDC, "fid_domain", "kid_domain"}
+    assert set(record) - {"model", "data", "gausslab_version"} == {*PRDC, "fid_domain", "kid_domain", "features"}
+    assert record["features"] == "raw coordinates"
     with torch.no_grad():
         fake = model.sample(len(data.test), generator=torch.Generator().manual_seed(3))
     want = prdc(data.test, fake, 5)
     assert all(record[key] == want[key] for key in PRDC)  # vectors: raw coordinates
     assert record["fid_domain"] == pytest.approx(fid(data.test, fake), rel=1e-10)
     assert record["kid_domain"] == pytest.approx(kid(data.test, fake, seed=3).mean, rel=1e-10)
+
+
+def cubes(x: torch.Tensor) -> torch.Tensor:
+    """A user's feature map [N, 2] -> [N, 3]."""
+    return torch.cat([x, x.pow(3).sum(1, keepdim=True)], dim=1)
+
+
+def test_own_features_callable_gives_metrics_in_that_space():
+    data = tiny_vectors()
+    model = gl.build_model("gan", data)
+    record = evaluate(model, data, seed=3, features=cubes, metrics=["prdc", "fid", "kid"]).to_dict()
+    assert record["features"] == "custom (tests.test_evaluate.cubes)"
+    assert "fid_domain" not in record and "kid_domain" not in record
+    with torch.no_grad():
+        fake = model.sample(len(data.test), generator=torch.Generator().manual_seed(3))
+    real_f, fake_f = cubes(data.test), cubes(fake)
+    assert record["fid_custom"] == pytest.approx(fid(real_f, fake_f), rel=1e-10)
+    assert record["kid_custom"] == pytest.approx(kid(real_f, fake_f, seed=3).mean, rel=1e-10)
+    assert all(record[key] == value for key, value in prdc(real_f, fake_f, 5).items())
+
+
+def test_features_are_named_only_when_used_and_checked():
+    data = tiny_vectors()
+    model = gl.build_model("gmm", data, components=2)
+    assert "features" not in evaluate(model, data, metrics=["test_log_likelihood"]).to_dict()
+    with pytest.raises(ConfigError, match="unknown feature space 'domian' \\(did you mean 'domain'\\?\\)"):
+        evaluate(model, data, metrics=["fid"], features="domian")
+    with pytest.raises(DataError, match="one row per example"):
+        evaluate(model, data, metrics=["fid"], features=lambda x: x.sum())
 
 
 def test_gmm_test_log_likelihood_is_the_mean_exact_density():

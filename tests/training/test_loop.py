@@ -149,3 +149,13 @@ def test_bf16_autocast_on_cpu_trains_close_to_float32(kind):
     assert any(changed), "bf16 autocast had no effect"
     key = "valid_elbo" if kind == "vae" else "loss_generator"
     assert low.last[key] == pytest.approx(runs["off"].last[key], rel=0.05, abs=0.05)
+
+
+def test_a_converged_model_ends_the_run_with_a_final_checkpoint(vectors, tmp_path):
+    """EM below its tolerance: the loop stops there, logs that step and saves a finished checkpoint."""
+    model = build_model("gmm", vectors, components=2, tol=1e-3)
+    result = gl.fit(model, vectors, TrainConfig(epochs=500, log_every=1000, checkpoint_every=1000), out=tmp_path / "run")
+    assert model.converged() and result.steps < 500
+    lines = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    state = read_state(tmp_path / "run")
+    assert lines[-1]["step"] == state["step"] == result.steps and state["finished"]

@@ -3,7 +3,9 @@
 `METRICS` maps a name to a function of the shared `EvalContext` returning `{key: value}` with
 DESIGN.md's keys, or `{}` when it does not apply (e.g. `nll_iwae` for a GAN). Samples, features
 and test examples are computed once and shared. Everything is seeded; torch's global RNG is left
-as it was. Sample metrics use domain features (`metrics.features`), hence `fid_domain`/`kid_domain`.
+as it was. Sample metrics use domain features (`metrics.features`), hence `fid_domain`/`kid_domain`,
+unless another feature space is chosen (`FEATURE_SPACES`, or a callable): then `fid_<key>`/`kid_<key>`.
+The record's `features` names the space whenever a sample metric was computed.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from torch import Tensor
 from gausslab.version import __version__
 from gausslab.data import Dataset
 from gausslab.core.errors import lookup
-from gausslab.evaluation import features
+from gausslab.evaluation import features, inception
 from gausslab.metrics import disentangle, latent, nll, samples
 from gausslab.metrics.toy import toy_metrics
 from gausslab.models import GenerativeModel
@@ -52,6 +54,7 @@ class EvalContext:
     batch: int
     sampler: Any | None  # latent sampler with sample(n, generator) for VAEs (e.g. an ex-post mixture)
     feature_weights: Path | None
+    features: str | Callable  # a name in FEATURE_SPACES, or a callable x [N, *shape] -> [N, F]
 
     @property
     def is_vae(self) -> bool:
@@ -66,8 +69,10 @@ class EvalContext:
         return self.data.test[: self.n].to(self.model.device)
 
     @cached_property
-    def extractor(self) -> features.FeatureExtractor:
-        return features.extractor(self.data, cache_dir=self.cache_dir, weights=self.feature_weights)
+    def extractor(self) -> features.FeatureExtractor | features.UserFeatures:
+        if isinstance(self.features, str):
+            return FEATURE_SPACES[self.features](self)
+        return features.as_features(self.features)
 
     @cached_property
     def real_features(self) -> Tensor:
@@ -112,11 +117,11 @@ def _prdc(ctx: EvalContext) -> dict[str, Any]:
 
 
 def _fid(ctx: EvalContext) -> dict[str, Any]:
-    return {"fid_domain": samples.fid(ctx.real_features, ctx.fake_features)}
+    return {f"fid_{ctx.extractor.key}": samples.fid(ctx.real_features, ctx.fake_features)}
 
 
 def _kid(ctx: EvalContext) -> dict[str, Any]:
-    return {"kid_domain": samples.kid(ctx.real_features, ctx.fake_features, seed=ctx.seed).mean}
+    return {f"kid_{ctx.extractor.key}": samples.kid(ctx.real_features, ctx.fake_features, seed=ctx.seed).mean}
 
 
 def _latent_fidelity(ctx: EvalContext) -> dict[str, Any]:
@@ -166,6 +171,22 @@ METRICS: dict[str, Callable[[EvalContext], dict[str, Any]]] = {
     "toy": _toy,  # modes_captured, high_quality, reverse_kl, test_log_likelihood (toys)
     "test_log_likelihood": _test_log_likelihood,
 }
+SAMPLE_METRICS = ("prdc", "fid", "kid", "latent_fidelity")  # the metrics computed in a feature space
+
+
+def _domain(ctx: EvalContext) -> features.FeatureExtractor:
+    return features.extractor(ctx.data, cache_dir=ctx.cache_dir, weights=ctx.feature_weights)
+
+
+def _inception(ctx: EvalContext) -> features.UserFeatures:
+    return inception.extractor(ctx.data, ctx.feature_weights)
+
+
+# Feature spaces of the sample metrics, by name; `feature_weights` is the weights file of the chosen one.
+FEATURE_SPACES: dict[str, Callable[[EvalContext], features.FeatureExtractor | features.UserFeatures]] = {
+    "domain": _domain,  # trained on the data set (raw coordinates for vectors): fid_domain, kid_domain
+    "inception": _inception,  # Inception-v3 pool3 from a local weights file (torch-fidelity): fid_inception, ...
+}
 
 
 @torch.inference_mode()
@@ -182,21 +203,28 @@ def evaluate(
     batch: int = 256,
     sampler: Any | None = None,
     feature_weights: str | Path | None = None,
+    features: str | Callable = "domain",
 ) -> Evaluation:
     """Every metric in `metrics` (default: all of `METRICS`) that applies to this model and data, on `data.test`.
 
     k: IWAE importance samples per example. n: at most this many test examples (and as many samples).
     cache_dir: where the domain feature extractor is cached (the run folder). sampler: evaluate VAE
-    samples drawn from this latent sampler instead of the prior. feature_weights: a user's weights
-    for the domain feature network (see `metrics.features.extractor`).
+    samples drawn from this latent sampler instead of the prior. features: the feature space of the
+    sample metrics, a name in `FEATURE_SPACES` or a callable x [N, *shape] -> [N, F] (batches of
+    rows). feature_weights: the weights file of the named space (the domain network's safetensors,
+    see `metrics.features.extractor`; Inception-v3's, see `metrics.inception`).
     """
     names = [metrics] if isinstance(metrics, str) else list(metrics if metrics is not None else METRICS)
     chosen = {name: lookup(METRICS, "metric", name) for name in names}
+    if isinstance(features, str):
+        lookup(FEATURE_SPACES, "feature space", features)
     model.eval()
     ctx = EvalContext(model, data, k, n, prdc_k, Path(cache_dir) if cache_dir is not None else None, seed, batch,
-                      sampler, Path(feature_weights) if feature_weights is not None else None)
+                      sampler, Path(feature_weights) if feature_weights is not None else None, features)
     values: dict[str, Any] = {}
     with torch.random.fork_rng(devices=[ctx.x.device] if ctx.x.device.type == "cuda" else []):
+        if any(name in SAMPLE_METRICS for name in chosen):
+            values["features"] = ctx.extractor.name  # built first, so a bad feature space fails before any metric
         for compute in chosen.values():
             torch.manual_seed(seed)
             values |= compute(ctx)

@@ -9,13 +9,17 @@ models evaluated with the same extractor (same data set, same weights). The weig
 `cache_dir/features.safetensors` + `features.json` and reused while the data and recipe match.
 `weights=path` loads a user's safetensors file of the same network instead (e.g. one written
 here, or trained longer on more data). Vector data (toys, CSV) use the raw coordinates.
+
+Other feature spaces make numbers comparable across data sets and papers: `UserFeatures` wraps any
+callable x [N, *shape] -> [N, F] (e.g. `metrics.inception`); metrics in it are keyed by its `key`
+(`fid_inception`, `fid_custom`, ...), and every evaluation record names the space it used.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +38,7 @@ from gausslab.data.config import DataConfig
 from gausslab.training.config import TrainConfig
 from gausslab.training.run_config import RunConfig
 from gausslab.data import Dataset
-from gausslab.core.errors import CheckpointError
+from gausslab.core.errors import CheckpointError, ConfigError, DataError
 from gausslab.core.fileio import atomic_write_bytes, atomic_write_json
 from gausslab.models.base import GenerativeModel, Loss
 from gausslab.training.loop import fit
@@ -113,6 +117,7 @@ class FeatureExtractor:
     name: str
     net: FeatureNet | None = None  # None: raw coordinates
     batch: int = 1024
+    key: str = "domain"  # metric suffix: fid_domain, kid_domain
 
     @torch.inference_mode()
     def __call__(self, x: Tensor) -> Tensor:
@@ -121,6 +126,41 @@ class FeatureExtractor:
             return x.flatten(1)
         self.net.eval()
         return torch.cat([self.net(chunk) for chunk in x.split(self.batch)])
+
+
+@dataclass
+class UserFeatures:
+    """A feature space given as a callable x [N, *shape] -> [N, F], called on batches of `batch` rows.
+
+    `name` says what it is in evaluation records; `key` names its metrics (fid_<key>, kid_<key>).
+    """
+
+    fn: Callable[[Tensor], Tensor]
+    name: str
+    key: str = "custom"
+    batch: int = 256
+
+    @torch.inference_mode()
+    def __call__(self, x: Tensor) -> Tensor:
+        parts = []
+        for chunk in torch.as_tensor(x).split(self.batch):
+            out = torch.as_tensor(self.fn(chunk)).detach().float().cpu()
+            if out.dim() != 2 or out.shape[0] != chunk.shape[0]:
+                raise DataError(f"features {self.name!r} mapped a batch of shape {list(chunk.shape)} to "
+                                f"{list(out.shape)}; it must return one row per example, [N, F]")
+            parts.append(out)
+        return torch.cat(parts)
+
+
+def as_features(fn: object) -> FeatureExtractor | UserFeatures:
+    """A feature space from an extractor, or any callable x [N, *shape] -> [N, F] (named after it, key `custom`)."""
+    if isinstance(fn, (FeatureExtractor, UserFeatures)):
+        return fn
+    if not callable(fn):
+        raise ConfigError(f"features={fn!r} is not allowed; pass a feature space name or a callable "
+                          "x [N, *shape] -> features [N, F]")
+    name = getattr(fn, "__qualname__", type(fn).__qualname__)
+    return UserFeatures(fn, f"custom ({getattr(fn, '__module__', None) or type(fn).__module__}.{name})")
 
 
 def extractor(
@@ -223,4 +263,4 @@ def _load(net: FeatureNet, path: Path) -> None:
     net.eval()
 
 
-__all__ = ["FEATURE_DIM", "FeatureExtractor", "FeatureNet", "extractor"]
+__all__ = ["FEATURE_DIM", "FeatureExtractor", "FeatureNet", "UserFeatures", "as_features", "extractor"]

@@ -6,7 +6,9 @@ from typing import Annotated, Union
 
 import torch
 from pydantic import Field
+from torch import nn
 
+from gausslab.blocks import usernets
 from gausslab.core.config import StrictModel, validate
 from gausslab.core.errors import lookup
 from gausslab.data import Dataset
@@ -28,7 +30,14 @@ def build_model(
 
     `build_model("vae", ds, prior="vamp", latent_dim=16)` or `build_model(VAEConfig(...), ds)`.
     Torch's global RNG is left as it was.
+
+    Your own networks: `encoder=` / `decoder=` (VAE), `generator=` / `discriminator=` (GAN), each
+    an nn.Module built by `gausslab.network("module:Class", **kwargs)` (used as it is, weights
+    included; the config records its spec) or a spec mapping {"target": ..., "kwargs": {...}}
+    (built here, seeded). Their input and output shapes are in `VAE` / `GAN`.
     """
+    networks = {role: net for role, net in options.items() if isinstance(net, nn.Module)}
+    options |= {role: usernets.spec_of(net, role).model_dump() for role, net in networks.items()}
     if isinstance(kind_or_config, str):
         config_cls = lookup(MODEL_CONFIGS, "model", kind_or_config)
         config = validate(config_cls, {"kind": kind_or_config, **options})
@@ -38,7 +47,7 @@ def build_model(
     cls = lookup(MODELS, "model", config.kind)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return cls(config, shape)
+        return cls(config, shape, **networks)
 
 
 __all__ = [

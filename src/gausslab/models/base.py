@@ -82,6 +82,10 @@ class GenerativeModel(nn.Module):
         """n samples [n, *shape] on the model's device, in its dtype; `generator` (on that device) seeds them."""
         raise NotImplementedError
 
+    def converged(self) -> bool:
+        """True once further steps would change nothing (EM below its tolerance): the trainer then stops."""
+        return False
+
     @property
     def device(self) -> torch.device:
         """Where the weights live (and samples are drawn)."""

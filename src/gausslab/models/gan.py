@@ -18,7 +18,8 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from pydantic import Field
 
-from gausslab.blocks import nets
+from gausslab.blocks import nets, usernets
+from gausslab.blocks.usernets import NetworkSpec, UserNetwork
 from gausslab.core.config import StrictModel, choices
 from gausslab.core.errors import lookup
 from gausslab.models.base import GenerativeModel, Loss, adam, full_precision
@@ -43,6 +44,8 @@ class GANConfig(StrictModel):
     hidden: tuple[int, ...] = Field((256, 256, 256), min_length=1, description="generator MLP widths")
     d_hidden: tuple[int, ...] = Field((256, 256), min_length=1, description="discriminator MLP widths")
     channels: tuple[int, ...] = Field((32, 64, 128), description="conv widths, one per stride-2 stage")
+    generator: NetworkSpec | None = UserNetwork  # z [B, latent_dim] -> [B, *shape] (squashed by a sigmoid for images)
+    discriminator: NetworkSpec | None = UserNetwork  # packed [B/pack, pack*shape[0], *shape[1:]] -> [B/pack, 1]
 
 
 class WeightAverage(nn.Module):
@@ -70,21 +73,38 @@ class WeightAverage(nn.Module):
 
 
 class GAN(GenerativeModel):
-    """Generator G: z [B, latent_dim] -> x [B, *shape]; discriminator D: `pack` samples -> one score."""
+    """Generator G: z [B, latent_dim] -> x [B, *shape]; discriminator D: `pack` samples -> one score.
+
+    generator / discriminator: your own networks (built by `gausslab.network`) instead of the MLP /
+    conv ones; without them, those named by the config, else the built-in ones. G maps z
+    [B, latent_dim] to [B, *shape] (for images a sigmoid then squashes it into [0, 1]); D maps
+    m = `pack` samples side by side, [B/m, m * shape[0], *shape[1:]], to scores [B/m, 1], and keeps
+    no batch statistics (real and fake go through it in one batch). Spectral norm, when on, wraps
+    every Linear and Conv2d of D, yours included.
+    """
 
     config_class = GANConfig
 
-    def __init__(self, config: GANConfig, shape: tuple[int, ...]):
+    def __init__(
+        self, config: GANConfig, shape: tuple[int, ...], generator: nn.Module | None = None,
+        discriminator: nn.Module | None = None,
+    ):
         super().__init__()
         self.config, self.shape = config, tuple(shape)
         self.objective = lookup(GAN_LOSSES, "GAN loss", config.loss)
         arch = dict(arch=config.arch, channels=config.channels)
         # nets.decoder lists MLP widths from the data side (a VAE mirrors its encoder); `hidden` runs from z.
-        self.generator = nets.decoder(config.latent_dim, self.shape, hidden=config.hidden[::-1], **arch)
+        self.generator = usernets.resolve(generator, config.generator, lambda: nets.decoder(
+            config.latent_dim, self.shape, hidden=config.hidden[::-1], **arch))
         # PacGAN packs images along channels and vectors along features: D sees [B/m, m*C, H, W] or [B/m, m*D].
         packed = (config.pack * self.shape[0], *self.shape[1:])
         leaky = partial(nn.LeakyReLU, 0.2)  # Radford et al. 2016: LeakyReLU(0.2) in D
-        self.discriminator = nets.encoder(packed, 1, hidden=config.d_hidden, act=leaky, **arch)
+        self.discriminator = usernets.resolve(discriminator, config.discriminator, lambda: nets.encoder(
+            packed, 1, hidden=config.d_hidden, act=leaky, **arch))
+        if config.generator is not None:
+            usernets.check_output(self.generator, "generator", (2, config.latent_dim), (2, *self.shape), "samples")
+        if config.discriminator is not None:
+            usernets.check_output(self.discriminator, "discriminator", (2, *packed), (2, 1), "one score per pack")
         if config.spectral_norm:
             _apply_spectral_norm(self.discriminator)
         self.ema = WeightAverage(self.generator, config.ema) if config.ema > 0 else None

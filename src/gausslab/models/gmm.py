@@ -19,10 +19,14 @@ from pydantic import Field
 from torch import Tensor
 
 from gausslab.core.config import StrictModel
-from gausslab.core.errors import DataError, TrainingError
+from gausslab.core.errors import ConfigError, DataError, TrainingError
 from gausslab.models.base import GenerativeModel, Loss
 
 _EPS = 10 * torch.finfo(torch.float64).eps  # keeps empty components' counts positive (as scikit-learn)
+
+
+Covariance = Literal["full", "diag"]  # a Gaussian mixture's covariances
+MixtureStart = Literal["nearest-seed", "k-means++"]  # how EM starts (GMMConfig.init_params)
 
 
 class GMMConfig(StrictModel):
@@ -30,7 +34,11 @@ class GMMConfig(StrictModel):
 
     kind: Literal["gmm"] = "gmm"
     components: int = Field(10, gt=0, description="mixture components K")
-    covariance: Literal["full", "diag"] = Field("full", description="covariance form of every component")
+    covariance: Covariance = Field("full", description="covariance form of every component")
+    init_params: MixtureStart = Field(
+        "nearest-seed", description="Start of EM: greedy k-means++ seeds with every example given to its nearest "
+        "seed ('nearest-seed'), or scikit-learn's 'k-means++': each component's responsibilities start from its "
+        "seed point alone.")
     reg_covar: float = Field(1e-6, gt=0, description="added to covariance diagonals (as scikit-learn)")
     tol: float = Field(1e-4, ge=0, description="stop when the mean log-likelihood gains less than this")
 
@@ -55,6 +63,8 @@ class GMM(GenerativeModel):
         # EM runs in float64; samples come out float32, like the data, unless the model is converted
         # (`.double()`): this buffer records the conversion, as float64 parameters cannot.
         self.register_buffer("_sample_dtype", torch.zeros(()), persistent=False)
+        # True after an iteration that gained less than `tol` (and so left the parameters as they were)
+        self.register_buffer("settled", torch.zeros((), dtype=torch.bool), persistent=False)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -130,6 +140,10 @@ class GMM(GenerativeModel):
     def _joint_log_prob(self, x: Tensor) -> Tensor:
         return self._component_log_prob(x) + self.weights.log()  # [N, K]
 
+    def posterior(self, x: Tensor) -> Tensor:
+        """p(component k | x) [N, K] in float64 (the E-step's responsibilities)."""
+        return torch.softmax(self._joint_log_prob(self.prepare(x)), dim=1)
+
     def log_prob(self, x: Tensor) -> Tensor:
         """log p(x) [N] in the dtype of x (computed in float64)."""
         return torch.logsumexp(self._joint_log_prob(self.prepare(x)), dim=1).to(x.dtype)
@@ -164,9 +178,11 @@ class GMM(GenerativeModel):
         cov = second.view(d, k, d).transpose(0, 1) - mu.unsqueeze(2) * mu.unsqueeze(1)
         self.covariances.copy_(cov + self.config.reg_covar * torch.eye(d, dtype=x.dtype, device=x.device))
 
-    def _initialise(self, stats: Tensor) -> None:
-        """Greedy k-means++ seeds (Arthur & Vassilvitskii 2007; 2 + ln K candidates per seed, keeping the
-        one that most lowers the potential, as scikit-learn), hard assignment, one M-step.
+    def initialise(self, stats: Tensor) -> None:
+        """Responsibilities from k-means++ seeds (`kmeans_plusplus`), then one M-step. `nearest-seed`: every
+        example belongs to its nearest seed; `k-means++` (scikit-learn's init_params="k-means++"): each
+        component's responsibilities sit on its seed point alone, so it starts at that point with
+        covariance reg_covar * I.
 
         Draws from torch's global RNG, so the trainer's seed fixes the initialisation.
         """
@@ -174,18 +190,34 @@ class GMM(GenerativeModel):
         n, k = x.shape[0], self.config.components
         if k > n:
             raise DataError(f"model.components={k} exceeds the {n} training examples; use at most {n}")
-        trials = 2 + int(math.log(k))
-        centres = x[torch.randint(n, (1,), device=x.device)]  # [1, D]
-        d2 = (x - centres).square().sum(1)  # [N] squared distance to the nearest centre
-        for _ in range(k - 1):
-            probs = d2 if bool(d2.sum() > 0) else torch.ones_like(d2)  # all points equal: pick uniformly
-            candidates = x[torch.multinomial(probs, trials, replacement=True)]  # [T, D]
-            d2_if = torch.minimum(d2, torch.cdist(candidates, x).square())  # [T, N]
-            best = d2_if.sum(1).argmin()
-            centres, d2 = torch.cat([centres, candidates[best, None]]), d2_if[best]
-        nearest = torch.cdist(x, centres).argmin(1)  # [N]
-        self._m_step(stats, torch.nn.functional.one_hot(nearest, k).to(x.dtype))
+        seeds = kmeans_plusplus(x, k)  # [K]
+        if self.config.init_params == "k-means++":
+            resp = torch.zeros(n, k, dtype=x.dtype, device=x.device)
+            resp[seeds, torch.arange(k, device=x.device)] = 1
+        else:
+            resp = torch.nn.functional.one_hot(torch.cdist(x, x[seeds]).argmin(1), k).to(x.dtype)
+        self._m_step(stats, resp)
         self.initialised.fill_(True)
+
+    @torch.no_grad()
+    def set_parameters(
+        self, weights: Tensor | None = None, means: Tensor | None = None, covariances: Tensor | None = None
+    ) -> None:
+        """Start EM from these parameters (None keeps the current ones, e.g. from `initialise`): weights [K],
+        means [K, D], covariances [K, D, D] (full) or [K, D] (diag)."""
+        given = {"weights": weights, "means": means, "covariances": covariances}
+        for name, value in given.items():
+            if value is None:
+                continue
+            buffer = getattr(self, name)
+            value = torch.as_tensor(value, dtype=buffer.dtype, device=buffer.device)
+            if value.shape != buffer.shape:
+                raise ConfigError(f"initial {name} must have shape {list(buffer.shape)}; got {list(value.shape)}")
+            buffer.copy_(value)
+        self.initialised.fill_(True)
+
+    def converged(self) -> bool:
+        return bool(self.settled)
 
     def em_step(self, x: Tensor) -> Tensor:
         """One EM iteration on x [N, *shape]; returns the mean log-likelihood before the update.
@@ -197,16 +229,18 @@ class GMM(GenerativeModel):
     def _em_iteration(self, x: Tensor) -> Tensor:
         """`em_step` on prepared x."""
         if not bool(self.initialised):
-            self._initialise(x)
+            self.initialise(x)
         joint = self._joint_log_prob(x)  # E-step [N, K]
         # logsumexp by hand so one exp gives both log p(x) and the responsibilities
         top = joint.amax(dim=1, keepdim=True)  # [N, 1]
         unnormalised = (joint - top).exp_()  # [N, K]
         total = unnormalised.sum(dim=1, keepdim=True)
         loglik = (top + total.log()).mean()
-        if loglik - self.last_loglik >= self.config.tol or self.config.tol == 0:
+        gained = bool(loglik - self.last_loglik >= self.config.tol) or self.config.tol == 0
+        if gained:
             self._m_step(x, unnormalised / total)
             self.last_loglik.copy_(loglik)
+        self.settled.fill_(not gained)
         return loglik
 
     def training_losses(self, x: Tensor, step: int) -> Iterator[Loss]:
@@ -216,12 +250,34 @@ class GMM(GenerativeModel):
     def validation_terms(self, x: Tensor) -> dict[str, Tensor]:
         return {"log_likelihood": self.log_prob(x.double()).mean()}
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """n draws [n, *shape] in the model's dtype: a component by weight, then mu_k + L_k eps."""
+    def draw(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """n draws [n, D] in float64 and the component of each [n]: a component by weight, then mu_k + L_k eps."""
         k = torch.multinomial(self.weights, n, replacement=True, generator=generator)  # [n]
         eps = torch.randn(n, self.means.shape[1], generator=generator, device=self.device, dtype=torch.float64)
         if self.config.covariance == "full":
             noise = (self._cholesky()[k] @ eps.unsqueeze(-1)).squeeze(-1)  # [n, D]
         else:
             noise = self.covariances[k].sqrt() * eps
-        return (self.means[k] + noise).to(self.dtype).view(n, *self.shape)
+        return self.means[k] + noise, k
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n draws [n, *shape] in the model's dtype, as `draw`."""
+        return self.draw(n, generator)[0].to(self.dtype).view(n, *self.shape)
+
+
+def kmeans_plusplus(x: Tensor, k: int) -> Tensor:
+    """Row indices [K] of greedy k-means++ seeds of x [N, D] (Arthur & Vassilvitskii 2007): 2 + ln K candidates
+    per seed, keeping the one that most lowers the potential, as scikit-learn's `kmeans_plusplus`.
+
+    Draws from torch's global RNG.
+    """
+    n, trials = x.shape[0], 2 + int(math.log(k))
+    seeds = torch.randint(n, (1,), device=x.device)  # [1]
+    d2 = (x - x[seeds]).square().sum(1)  # [N] squared distance to the nearest seed
+    for _ in range(k - 1):
+        probs = d2 if bool(d2.sum() > 0) else torch.ones_like(d2)  # all points equal: pick uniformly
+        candidates = torch.multinomial(probs, trials, replacement=True)  # [T]
+        d2_if = torch.minimum(d2, torch.cdist(x[candidates], x).square())  # [T, N]
+        best = d2_if.sum(1).argmin()
+        seeds, d2 = torch.cat([seeds, candidates[best, None]]), d2_if[best]
+    return seeds

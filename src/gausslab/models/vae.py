@@ -18,13 +18,14 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from pydantic import Field, model_validator
-from torch import Tensor
+from torch import Tensor, nn
 from torch.distributions import Normal
 from torch.utils.checkpoint import checkpoint
 
-from gausslab.blocks import nets
+from gausslab.blocks import nets, usernets
 from gausslab.blocks.likelihoods import LIKELIHOODS
 from gausslab.blocks.priors import PRIORS
+from gausslab.blocks.usernets import NetworkSpec, UserNetwork
 from gausslab.core.config import StrictModel, choices
 from gausslab.core.errors import ConfigError
 from gausslab.models.base import GenerativeModel, Loss, full_precision
@@ -57,6 +58,8 @@ class VAEConfig(StrictModel):
     arch: choices(nets.ARCHS) = Field("auto", description="networks; auto: conv for images of side >= 16")
     hidden: tuple[int, ...] | None = Field(None, description="MLP widths; none: picked from the data size")
     channels: tuple[int, ...] = Field((32, 64, 128), description="conv widths, one per stride-2 stage")
+    encoder: NetworkSpec | None = UserNetwork  # x [B, *shape] -> [B, 2 * latent_dim]: mean, raw scale
+    decoder: NetworkSpec | None = UserNetwork  # z [B, latent_dim] -> [B, *shape]: logits / means of p(x|z)
 
     @model_validator(mode="after")
     def _plain_bound_for_iwae(self) -> VAEConfig:
@@ -89,16 +92,31 @@ class IwaeTerms:
 
 
 class VAE(GenerativeModel):
-    """Encoder q(z|x) = N(mu, diag sigma^2), decoder p(x|z), prior p(z) from `PRIORS`."""
+    """Encoder q(z|x) = N(mu, diag sigma^2), decoder p(x|z), prior p(z) from `PRIORS`.
+
+    encoder / decoder: your own networks (built by `gausslab.network`) instead of the MLP / conv ones;
+    without them, those named by `config.encoder` / `config.decoder`, else the built-in ones.
+    The encoder maps x [B, *shape] to [B, 2 * latent_dim]: the posterior mean, then a raw scale
+    (sigma = softplus(raw) + 1e-5). The decoder maps z [B, latent_dim] to [B, *shape]: Bernoulli
+    logits, or the Gaussian means, of p(x|z) (`likelihood_kind`).
+    """
 
     config_class = VAEConfig
 
-    def __init__(self, config: VAEConfig, shape: tuple[int, ...]):
+    def __init__(
+        self, config: VAEConfig, shape: tuple[int, ...], encoder: nn.Module | None = None,
+        decoder: nn.Module | None = None,
+    ):
         super().__init__()
         self.config, self.shape = config, tuple(shape)
         arch = dict(arch=config.arch, hidden=config.hidden, channels=config.channels)
-        self.encoder = nets.encoder(self.shape, 2 * config.latent_dim, **arch)
-        self.decoder = nets.decoder(config.latent_dim, self.shape, **arch)
+        latent = config.latent_dim
+        self.encoder = usernets.resolve(encoder, config.encoder, lambda: nets.encoder(self.shape, 2 * latent, **arch))
+        self.decoder = usernets.resolve(decoder, config.decoder, lambda: nets.decoder(latent, self.shape, **arch))
+        if config.encoder is not None:
+            usernets.check_output(self.encoder, "encoder", (2, *self.shape), (2, 2 * latent), "mean, raw scale")
+        if config.decoder is not None:
+            usernets.check_output(self.decoder, "decoder", (2, latent), (2, *self.shape), "parameters of p(x|z)")
         kind = self.likelihood_kind(config, self.shape)
         options = {"scale": config.gaussian_scale, "std": config.gaussian_std} if kind == "gaussian" else {}
         self.likelihood = LIKELIHOODS[kind](self.shape, **options)

@@ -36,7 +36,7 @@ from gausslab.training.tensorboard_log import TensorBoardLog, require_tensorboar
 @dataclass
 class FitResult:
     model: GenerativeModel
-    steps: int
+    steps: int  # steps done: fewer than planned when the model converged first (EM below its tolerance)
     out: Path | None
     wall_s: float
     samples_per_s: float
@@ -132,14 +132,17 @@ class _Loop:
 
     def _train(self, start: int) -> FitResult:
         t0, rows_seen = time.perf_counter(), 0
-        step, last = start, {}
+        step, done, last = start, start, {}
         self.model.train()  # once: validation puts it back, and the per-step call costs ~60 us
         try:
             for step in range(start, self.total):
                 self._step(step)
                 rows_seen += self.schedule.batch
                 self.bar.update()
-                last = self._after_step(step, rows_seen / max(time.perf_counter() - t0, 1e-9)) or last
+                done, converged = step + 1, self.model.converged()
+                last = self._after_step(step, rows_seen / max(time.perf_counter() - t0, 1e-9), converged) or last
+                if converged:
+                    break
         except KeyboardInterrupt:
             self.guard.check(self._kept, joint=False)  # the other ranks may be anywhere: no collective
             self._checkpoint(step, finished=False)
@@ -153,7 +156,7 @@ class _Loop:
         if self.writer:
             self._finish()
         parallel.barrier()
-        return FitResult(self.model, self.total, self.out, wall, rows_seen / max(wall, 1e-9), last)
+        return FitResult(self.model, done, self.out, wall, rows_seen / max(wall, 1e-9), last)
 
     def _start(self, resume: bool) -> int:
         """Step to start from: 0 for a new run (seeded, config written), the checkpoint's on resume."""
@@ -225,20 +228,22 @@ class _Loop:
             v = v.detach().float()
             self.sums[k] = self.sums[k] + v if k in self.sums else v
 
-    def _after_step(self, step: int, rate: float) -> dict | None:
+    def _after_step(self, step: int, rate: float, converged: bool) -> dict | None:
+        """Log, validate and checkpoint as due; the last step (the run's, or the one the model converged at) does all."""
         done = step + 1
-        epoch_end = done % self.eval_every == 0 or done == self.total
+        last = done == self.total or converged
+        epoch_end = done % self.eval_every == 0 or last
         record = None
         log = done % self.train.log_every == 0 or epoch_end
-        save = done % self.train.checkpoint_every == 0 or done == self.total
+        save = done % self.train.checkpoint_every == 0 or last
         if log or save:
             self.guard.check(self._kept)
         if log:
             record = self._log_record(done, rate, epoch_end)
         if save:
-            self._checkpoint(done, finished=done == self.total)
+            self._checkpoint(done, finished=last)
         every = self.train.sample_every * self.train.log_every
-        if self.writer and every and done % every == 0 and done < self.total:
+        if self.writer and every and done % every == 0 and not last:
             self._write_samples(done)
         return record
 
