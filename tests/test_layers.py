@@ -24,7 +24,7 @@ LAYERS = [
     ["metrics"],
     ["plots"],
     ["training"],
-    ["samplers"],
+    ["samplers", "estimators"],
     ["evaluation"],
     ["study"],
     ["report"],
