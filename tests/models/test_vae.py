@@ -6,6 +6,8 @@ from torch.distributions import MultivariateNormal
 
 from gausslab.config import VAEConfig
 from gausslab.models import VAE, build_model
+from gausslab.models import vae as vae_module
+from tests import linear_gaussian as lg
 from tests.models.suite import check_model
 
 
@@ -36,16 +38,51 @@ def exact_log_px(model: VAE, x: torch.Tensor) -> torch.Tensor:
     return MultivariateNormal(b, cov).log_prob(x.double())
 
 
-def test_elbo_below_iwae_below_log_px_on_linear_gaussian():
+GAIN, STD_SCALE = 0.5, 1.6  # a poor encoder: posterior mean halved, std 1.6x too wide
+
+
+def standard_error(d: torch.Tensor) -> float:
+    return d.std().item() / math.sqrt(len(d))
+
+
+def check_iwae_against_closed_form(model: VAE) -> None:
+    """IWAE_k where the importance weights vary (tests/linear_gaussian.py): the exact ELBO at k = 1, rising
+    with k, below log p(x), and converging to it (Burda et al. 2016, thm. 1). Each comparison of means is
+    made beyond 4 standard errors of the per-example differences, so seeds cannot decide it."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2000, 1, generator=g) * math.sqrt(1 + lg.NOISE**2)  # x ~ p(x)
     torch.manual_seed(0)
-    model = linear_gaussian_vae()
-    x = torch.randn(64, 3)
     with torch.no_grad():
-        elbo = model.elbo(x.repeat(200, 1)).elbo.view(200, -1).mean(0)
-        iwae_small = model.iwae_bound(x, 8)
-        iwae_big = model.iwae_bound(x, 20000, chunk=1000)
-    log_px = exact_log_px(model, x).float()
-    assert elbo.mean() < iwae_small.mean() < iwae_big.mean() <= log_px.mean() + 1e-2
+        bounds = [model.iwae_bound(x, k).double() for k in (1, 3, 10)]
+        converged = model.iwae_bound(x[:500], 2000, chunk=500).double()
+    exact, log_px = lg.exact_elbo(x, GAIN, STD_SCALE), lg.log_px(x)
+    assert (log_px - exact).mean() > 0.6  # the encoder is far from the posterior
+    assert abs((bounds[0] - exact).mean().item()) < 4 * standard_error(bounds[0] - exact), "IWAE_1 is the ELBO"
+    for low, high in zip(bounds, bounds[1:]):
+        assert (high - low).mean().item() > 4 * standard_error(high - low), "IWAE_k must rise with k"
+    assert (log_px - bounds[-1]).mean().item() > 4 * standard_error(log_px - bounds[-1]), "IWAE_10 < log p(x)"
+    assert abs((log_px[:500] - converged).mean().item()) < 0.005, "IWAE_2000 converges to log p(x)"
+
+
+def test_iwae_with_an_imperfect_encoder_matches_the_closed_forms():
+    check_iwae_against_closed_form(lg.linear_gaussian_vae(GAIN, STD_SCALE))
+
+
+class _PlainMean:
+    """torch as vae.py sees it, with logsumexp(t, dim) planted as mean(t) + log n: IWAE_k becomes the ELBO."""
+
+    def __getattr__(self, name):
+        return getattr(torch, name)
+
+    @staticmethod
+    def logsumexp(t, dim):
+        return t.mean(dim) + math.log(t.shape[dim])
+
+
+def test_the_iwae_check_fails_when_log_mean_exp_is_a_plain_mean(monkeypatch):
+    monkeypatch.setattr(vae_module, "torch", _PlainMean())
+    with pytest.raises(AssertionError, match="IWAE_k must rise with k"):
+        check_iwae_against_closed_form(lg.linear_gaussian_vae(GAIN, STD_SCALE))
 
 
 def set_exact_posterior(model: VAE) -> None:
