@@ -2,7 +2,7 @@ import math
 
 import pytest
 import torch
-from torch.distributions import MultivariateNormal
+from torch.distributions import MultivariateNormal, Normal, kl_divergence
 
 from gausslab.config import VAEConfig
 from gausslab.models import VAE, build_model
@@ -126,12 +126,33 @@ def test_kl_warmup_is_linear():
     assert [model.beta_at(s) for s in (0, 50, 100, 500)] == [0.0, 1.0, 2.0, 2.0]
 
 
-def test_elbo_terms_are_consistent(vectors):
+def test_elbo_terms_against_torch_distributions(vectors):
+    # The same seeded z, scored by torch.distributions: log N(x; decoder(z), sigma^2) and the analytic
+    # KL(q(z|x) || N(0, I)).
     model = build_model("vae", vectors, latent_dim=2)
-    terms = model.elbo(vectors.test)
-    assert terms.elbo.shape == (vectors.test.shape[0],)
-    assert torch.allclose(terms.elbo, terms.recon - terms.kl)
-    assert (terms.kl >= 0).all()
+    x = vectors.test
+    with torch.no_grad():
+        torch.manual_seed(5)
+        terms = model.elbo(x)
+        torch.manual_seed(5)
+        q = model.encode(x)
+        z = q.rsample()
+        recon = Normal(model.decoder(z), model.likelihood.log_std.exp()).log_prob(x).sum(-1)
+        kl = kl_divergence(q, Normal(torch.zeros_like(z), torch.ones_like(z))).sum(-1)
+    assert terms.elbo.shape == (x.shape[0],)
+    assert torch.allclose(terms.recon, recon, rtol=1e-5, atol=1e-5)
+    assert torch.allclose(terms.kl, kl, rtol=1e-5, atol=1e-6)
+    assert torch.allclose(terms.elbo, recon - kl, rtol=1e-5, atol=1e-5)
+
+
+def test_elbo_averages_to_the_closed_form_with_an_imperfect_encoder():
+    model = lg.linear_gaussian_vae(GAIN, STD_SCALE)
+    x = torch.randn(500, 1, generator=torch.Generator().manual_seed(4)) * math.sqrt(1 + lg.NOISE**2)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        mean = model.elbo(x.repeat(40, 1)).elbo.double().view(40, -1).mean(0)  # 40 draws of z per example
+    gap = mean - lg.exact_elbo(x, GAIN, STD_SCALE)
+    assert abs(gap.mean().item()) < 4 * standard_error(gap)
 
 
 def test_bernoulli_default_for_images_and_gaussian_for_vectors(images, vectors):
