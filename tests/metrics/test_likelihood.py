@@ -16,7 +16,7 @@ from tests.conftest import tiny_images
 
 
 def test_iwae_nll_equals_closed_form_marginal_with_the_exact_posterior():
-    model = lg.linear_gaussian_vae()  # q(z|x) = p(z|x): every importance weight equals p(x)
+    model = lg.scalar_vae()  # q(z|x) = p(z|x): every importance weight equals p(x)
     x = torch.linspace(-2, 2, 37)[:, None]
     want = -lg.log_px(x).mean().item()
     for k, batch, chunk in [(1, 64, 256), (50, 5, 7), (300, 37, 300)]:
@@ -29,7 +29,7 @@ def test_iwae_nll_equals_closed_form_marginal_with_the_exact_posterior():
 def test_iwae_nll_with_an_imperfect_encoder_approaches_the_true_nll_from_above():
     # Weights vary: k = 1 over-estimates the NLL by KL(q || p(z|x)) (0.69 nats on average here); k = 2000
     # leaves 3e-4 (measured), whatever the batch and chunk sizes.
-    model = lg.linear_gaussian_vae(gain=0.5, std_scale=1.6)
+    model = lg.scalar_vae(gain=0.5, std_scale=1.6)
     x = torch.randn(400, 1, generator=torch.Generator().manual_seed(2)) * math.sqrt(1 + lg.NOISE**2)
     want = -lg.log_px(x).mean().item()
     loose = iwae_nll(model, x, k=1).nats
@@ -63,4 +63,4 @@ def test_more_samples_tighten_the_bound():
 @pytest.mark.parametrize("bad", [dict(k=0), dict(batch=-1), dict(chunk=1.5)])
 def test_iwae_nll_rejects_bad_sizes(bad):
     with pytest.raises(ConfigError):
-        iwae_nll(lg.linear_gaussian_vae(), torch.zeros(3, 1), **bad)
+        iwae_nll(lg.scalar_vae(), torch.zeros(3, 1), **bad)

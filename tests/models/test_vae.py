@@ -2,9 +2,8 @@ import math
 
 import pytest
 import torch
-from torch.distributions import MultivariateNormal, Normal, kl_divergence
+from torch.distributions import Normal, kl_divergence
 
-from gausslab.config import VAEConfig
 from gausslab.models import VAE, build_model
 from gausslab.models import vae as vae_module
 from tests import linear_gaussian as lg
@@ -23,19 +22,6 @@ def test_conv_vae_passes_suite(tmp_path):
 
     data = tiny_images(n=48, side=16)
     check_model(lambda: build_model("vae", data, latent_dim=3, arch="conv", channels=(4, 8)), data, tmp_path)
-
-
-def linear_gaussian_vae(dim=3, latent=2, std=0.5) -> VAE:
-    """Decoder x = W z + b + N(0, std^2 I) with a linear encoder: p(x) = N(b, W W^T + std^2 I) in closed form."""
-    cfg = VAEConfig(latent_dim=latent, hidden=(), likelihood="gaussian", gaussian_scale="fixed", gaussian_std=std)
-    return build_model(cfg, (dim,), seed=1)
-
-
-def exact_log_px(model: VAE, x: torch.Tensor) -> torch.Tensor:
-    lin = model.decoder.net[0]
-    w, b = lin.weight.double(), lin.bias.double()
-    cov = w @ w.T + model.config.gaussian_std**2 * torch.eye(w.shape[0], dtype=torch.float64)
-    return MultivariateNormal(b, cov).log_prob(x.double())
 
 
 GAIN, STD_SCALE = 0.5, 1.6  # a poor encoder: posterior mean halved, std 1.6x too wide
@@ -65,7 +51,7 @@ def check_iwae_against_closed_form(model: VAE) -> None:
 
 
 def test_iwae_with_an_imperfect_encoder_matches_the_closed_forms():
-    check_iwae_against_closed_form(lg.linear_gaussian_vae(GAIN, STD_SCALE))
+    check_iwae_against_closed_form(lg.scalar_vae(GAIN, STD_SCALE))
 
 
 class _PlainMean:
@@ -82,34 +68,19 @@ class _PlainMean:
 def test_the_iwae_check_fails_when_log_mean_exp_is_a_plain_mean(monkeypatch):
     monkeypatch.setattr(vae_module, "torch", _PlainMean())
     with pytest.raises(AssertionError, match="IWAE_k must rise with k"):
-        check_iwae_against_closed_form(lg.linear_gaussian_vae(GAIN, STD_SCALE))
-
-
-def set_exact_posterior(model: VAE) -> None:
-    """Encoder := the true posterior N(S W^T (x - b) / s^2, S), S = (I + W^T W / s^2)^-1."""
-    lin, enc = model.decoder.net[0], model.encoder.net[0]
-    w, b, s2 = lin.weight.double(), lin.bias.double(), model.config.gaussian_std**2
-    cov = torch.linalg.inv(torch.eye(w.shape[1], dtype=torch.float64) + w.T @ w / s2)
-    gain = cov @ w.T / s2  # [D, dim]
-    std = cov.diagonal().sqrt()
-    d = w.shape[1]
-    with torch.no_grad():
-        enc.weight.zero_()
-        enc.weight[:d] = gain.float()
-        enc.bias[:d] = (-gain @ b).float()
-        enc.bias[d:] = torch.log(torch.expm1(std - 1e-5)).float()
+        check_iwae_against_closed_form(lg.scalar_vae(GAIN, STD_SCALE))
 
 
 def test_iwae_is_exact_with_the_true_posterior():
     """With q(z|x) = p(z|x) every importance weight equals p(x): IWAE(k) = log p(x) for any k."""
     torch.manual_seed(0)
-    model = linear_gaussian_vae(dim=3, latent=1)  # one latent unit: the true posterior is diagonal
-    set_exact_posterior(model)
+    model = lg.linear_gaussian_vae(dim=3, latent=1)  # one latent unit: the true posterior is diagonal
+    lg.set_exact_posterior(model)
     x = torch.randn(32, 3)
     with torch.no_grad():
         iwae = model.iwae_bound(x, 16)
         elbo = model.elbo(x.repeat(4000, 1)).elbo.view(4000, -1).mean(0)  # analytic KL: exact only on average
-    log_px = exact_log_px(model, x).float()
+    log_px = lg.exact_log_px(model, x).float()
     assert torch.allclose(iwae, log_px, atol=1e-4)
     assert torch.allclose(elbo, log_px, atol=0.1)
 
@@ -146,7 +117,7 @@ def test_elbo_terms_against_torch_distributions(vectors):
 
 
 def test_elbo_averages_to_the_closed_form_with_an_imperfect_encoder():
-    model = lg.linear_gaussian_vae(GAIN, STD_SCALE)
+    model = lg.scalar_vae(GAIN, STD_SCALE)
     x = torch.randn(500, 1, generator=torch.Generator().manual_seed(4)) * math.sqrt(1 + lg.NOISE**2)
     torch.manual_seed(0)
     with torch.no_grad():
