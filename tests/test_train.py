@@ -4,11 +4,11 @@ import pytest
 import torch
 
 import gausslab as gl
+from gausslab import checkpoint as ckpt
+from gausslab import train as trainer
 from gausslab.checkpoint import read_state
 from gausslab.config import TrainConfig
 from gausslab.errors import CheckpointError, TrainingError
-from gausslab import checkpoint as ckpt
-from gausslab import train as trainer
 from gausslab.models import Loss, build_model
 from tests.resume import assert_resumes_exactly
 from tests.state import assert_same_state, state_differences
@@ -98,23 +98,23 @@ def _restart(loop, resume):
     return 0
 
 
+# name -> (where, what, the planted replacement, what the failing check says)
 PLANTED_RESUME_BUGS = {
-    "restart": ("_Loop._start", _restart, "resumed from step 4, ran steps \\[0, 1, 2\\]"),
-    "weights not loaded": ("ckpt.load_training_state", lambda run, model, opts: ckpt.read_state(run),
+    "restart": (trainer._Loop, "_start", _restart, "resumed from step 4, ran steps \\[0, 1, 2\\]"),
+    "weights not loaded": (ckpt, "load_training_state", lambda run, model, opts: ckpt.read_state(run),
                            "resumed run vs uninterrupted run: .* differs"),
-    "optimizer not restored": ("ckpt.load_training_state",
+    "optimizer not restored": (ckpt, "load_training_state",
                                lambda run, model, opts: (ckpt.load_weights(run, model), ckpt.read_state(run))[1],
                                "resumed run vs uninterrupted run: .* differs"),
-    "log rewritten": ("_truncate_log", lambda path, step: path.write_text(""), "rewritten"),
+    "log rewritten": (trainer, "_truncate_log", lambda path, step: path.write_text(""), "rewritten"),
 }
 
 
 @pytest.mark.parametrize("bug", list(PLANTED_RESUME_BUGS))
 def test_the_resume_check_fails_when_a_bug_is_planted_in_resume(vectors, tmp_path, monkeypatch, bug):
-    where, planted, message = PLANTED_RESUME_BUGS[bug]
-    owner, _, name = where.rpartition(".")
+    owner, name, planted, message = PLANTED_RESUME_BUGS[bug]
     stopped_at_step_4(vectors, tmp_path / "r")
-    monkeypatch.setattr({"": trainer, "_Loop": trainer._Loop, "ckpt": trainer.ckpt}[owner], name, planted)
+    monkeypatch.setattr(owner, name, planted)
     with pytest.raises(AssertionError, match=message):
         assert_resumes_exactly(lambda: make(vectors), vectors, THREE_EPOCHS, tmp_path / "r")
 
