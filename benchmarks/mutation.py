@@ -88,7 +88,7 @@ def mutmut_config(target: Target) -> str:
     table = {
         "source_paths": ["src/gausslab"],
         "only_mutate": [f"src/gausslab/{target.path}"],
-        "pytest_add_cli_args_test_selection": [t for t in target.tests if (ROOT / t).exists()],
+        "pytest_add_cli_args_test_selection": list(target.tests),
         "pytest_add_cli_args": ["-p", "no:cacheprovider", "-x", "-q"],
         "process_isolation": "forkserver",  # torch is not fork-safe once the stats run has used it
         "use_git_change_detection": False,
