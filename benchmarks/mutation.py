@@ -3,8 +3,8 @@
 Each module is mutated alone in a scratch copy of the repository, in the functions listed in
 `TARGETS` (the arithmetic, the loop and the checkpoint format, not messages, plots or set-up), and each
 mutant runs against that module's own tests only; mutmut runs just the tests that reach the mutated
-function, fastest first, stopping at the first failure. The score is killed / tested mutants
-(a timeout counts as killed: the mutant broke the code). Scores and every surviving mutant's diff go
+function, stopping at the first failure. The score is killed / tested mutants (a timeout or a
+crash counts as killed: the mutant broke the code). Scores and every surviving mutant's diff go
 into benchmarks/results.json under "mutation"; not part of `make test` (about 30 minutes on 2 cores).
 
     python -m benchmarks.mutation [MODULE ...]      MODULE: a key of TARGETS (default: all, in turn)
@@ -27,7 +27,8 @@ from benchmarks.common import read_results, update_results
 
 ROOT = Path(__file__).resolve().parent.parent
 SEPARATOR = "\u01c1"  # mutmut's class/method separator in mutant names
-KILLED, SURVIVED, TIMEOUT = {1, 3}, {0}, {24, -24, 36, 152, 255}
+# mutmut's exit codes: a failing test, a timeout (SIGXCPU) or a crash kills the mutant; 0 is a survivor
+KILLED, SURVIVED = {1, 3, 24, -24, 36, 152, 255, -9, -11}, {0}
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def scratch_copy(target: Target, where: Path) -> None:
 
 
 def outcome(code: int | None) -> str:
-    if code in KILLED or code in TIMEOUT:
+    if code in KILLED:
         return "killed"
     return "survived" if code in SURVIVED else "untested"
 
@@ -114,7 +115,7 @@ def diff_of(name: str, where: Path) -> str:
     """The changed lines of one mutant ('- old' / '+ new')."""
     shown = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=where, capture_output=True, text=True)
     changed = [line for line in shown.stdout.splitlines()
-               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+               if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))]
     return " | ".join(line.strip() for line in changed)
 
 
