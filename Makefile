@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench mutation clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks
+
+mutation: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,mutation]'
+	$(BIN)/python -m benchmarks.mutation
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -7,13 +7,11 @@ package, GEMM peak), so numbers from different machines compare; none of them ga
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 import time
 import traceback
-from pathlib import Path
 
-from benchmarks.common import machine
+from benchmarks.common import RESULTS, machine, update_results
 from benchmarks.goals import summary
 
 SUITE = ["train_throughput", "gan_throughput", "gmm_vs_sklearn", "metrics_speed", "toy_modes", "priors", "remedies",
@@ -34,9 +32,8 @@ def main(names: list[str]) -> int:
             results[name] = {"error": traceback.format_exc(limit=1).strip().splitlines()[-1]}
         print(f"({name}: {time.perf_counter() - t0:.0f} s)", flush=True)
     print("\n" + summary(results))
-    out = Path(__file__).with_name("results.json")
-    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print(f"\nwrote {out}")
+    update_results(results)
+    print(f"\nwrote {RESULTS}")
     return 1 if failed else 0
 
 

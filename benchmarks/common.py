@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -44,6 +46,19 @@ def gemm_peak_flops(n: int = 2048, repeats: int = 5) -> float:
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b  # warm-up
     return 2 * n**3 / best_of(lambda: a @ b, repeats)
+
+
+RESULTS = Path(__file__).with_name("results.json")
+
+
+def read_results() -> dict[str, object]:
+    return json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+
+
+def update_results(entries: dict[str, object]) -> None:
+    """Replace these top-level entries of benchmarks/results.json and keep the others (e.g. "mutation"
+    survives `make bench`, and one benchmark run alone keeps the other benchmarks' figures)."""
+    RESULTS.write_text(json.dumps(read_results() | entries, indent=2, default=str) + "\n")
 
 
 def machine() -> dict[str, object]:

@@ -7,7 +7,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import gausslab as gl
 from gausslab.cli import app
+from gausslab.models import VAE
+from tests.resume import log_lines
+from tests.state import assert_same_state
 
 runner = CliRunner()
 
@@ -40,14 +44,29 @@ def test_train_sample_evaluate(tmp_path):
     assert metrics["model"] == "vae" and metrics["nll_iwae"] > 0 and "bits_per_dim" in metrics
 
 
-def test_yaml_config_and_resume(tmp_path):
+def test_yaml_config_and_resume(tmp_path, monkeypatch):
     cfg = tmp_path / "run.yaml"
     cfg.write_text("data: {name: ring8, n: 400}\nmodel: {latent_dim: 2}\ntrain: {steps: 3, batch_size: 64}\n")
     out = tmp_path / "run"
     assert invoke("train", "vae", "--config", cfg, "--out", out).exit_code == 0
+    kept = log_lines(out)
+    seen = []
+    original = VAE.training_losses
+
+    def counted(self, x, step):
+        seen.append(step)
+        return original(self, x, step)
+
+    monkeypatch.setattr(VAE, "training_losses", counted)
     result = invoke("train", "vae", "--config", cfg, "--set", "train.steps=6", "--out", out, "--resume")
     assert result.exit_code == 0, result.output
     assert json.loads((out / "state.json").read_text())["step"] == 6
+    assert seen == [3, 4, 5], "the resumed command must run only the steps after the checkpoint"
+    assert log_lines(out)[: len(kept)] == kept
+    monkeypatch.undo()
+    straight = tmp_path / "straight"
+    assert invoke("train", "vae", "--config", cfg, "--set", "train.steps=6", "--out", straight).exit_code == 0
+    assert_same_state(gl.load(out), gl.load(straight))
 
 
 @pytest.mark.parametrize(

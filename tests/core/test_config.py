@@ -1,3 +1,4 @@
+import pydantic
 import pytest
 
 from gausslab.core.config import load_yaml
@@ -55,7 +56,7 @@ def test_yaml_round_trip_and_errors(tmp_path):
 
 def test_configs_are_frozen():
     cfg = TrainConfig()
-    with pytest.raises(Exception):
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
         cfg.epochs = 3
 
 

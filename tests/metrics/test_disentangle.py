@@ -84,3 +84,12 @@ def test_bad_shapes_are_data_errors():
         mig(np.zeros((10, 1)), np.zeros((10, 2)))
     with pytest.raises(DataError):
         dci(np.zeros((10, 3)), np.zeros((9, 2)))
+
+
+def test_dci_finds_each_factor_in_its_own_code_and_none_in_noise():
+    f = balanced_factors(repeat=10)
+    noise = np.random.default_rng(3).standard_normal(len(f))
+    result = dci(np.c_[f[:, [2, 0, 1]], noise], f)  # code 0 is factor 2, code 1 factor 0, code 2 factor 1
+    assert result.importance.argmax(0).tolist() == [1, 2, 0]
+    assert result.importance[3].max() < 0.02 and result.informativeness == 1.0
+    assert result.disentanglement > 0.95 and result.completeness > 0.95

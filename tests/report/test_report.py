@@ -17,7 +17,7 @@ from gausslab.training.run_config import RunConfig
 from gausslab.core.fileio import atomic_write_json
 from gausslab.plots.grids import plt, save_png
 from gausslab.report.build import build_report
-from gausslab.report.doc import Stat, format_stat, format_values, number
+from gausslab.report.doc import Stat, format_stat, number
 from gausslab.study.record import ERROR, FIGURES, METRICS_JSON, StudyInfo, Task, run_dir, write_info
 
 EVIL = "<script>alert('x')</script>"
@@ -105,15 +105,41 @@ def study(tmp_path):
     return root
 
 
-def test_cells_match_metrics_with_mean_and_std(study):
-    files = build_report(study)
-    page = Page(files.html.read_text())
-    metrics = json.loads(files.metrics.read_text())
-    assert page.cells
+def parse_cell(text: str) -> tuple[float, float | None]:
+    """'31 ± 1.414' -> (31.0, 1.414); '2,345.5' -> (2345.5, None)."""
+    mean, _, std = text.replace(",", "").partition(" ± ")
+    return float(mean), float(std) if std else None
+
+
+def check_cell(text: str, values: list[float]) -> None:
+    """A cell shows the mean and sample std of `values` to 4 significant digits."""
+    mean, std = parse_cell(text)
+    assert mean == pytest.approx(statistics.mean(values), rel=5e-4)
+    assert std == (pytest.approx(statistics.stdev(values), rel=5e-4) if len(values) > 1 else None)
+
+
+def expected_cells() -> dict[tuple[tuple[str, ...], str], list[float]]:
+    """(runs, key) -> values, from RUNS itself: a group's finished seeds that recorded the key."""
+    out: dict[tuple[tuple[str, ...], str], list[float]] = {}
+    for group, (_, _, _, seeds) in RUNS.items():
+        finished = {f"{group}-s{seed}": m for seed, m in enumerate(seeds) if isinstance(m, dict)}
+        for key in {k for m in finished.values() for k in m}:
+            runs = tuple(name for name, m in finished.items() if key in m)
+            out[runs, key] = [finished[name][key] for name in runs]
+    return out
+
+
+def test_cells_show_mean_and_std_of_each_groups_finished_runs(study):
+    page = Page(build_report(study).html.read_text())
+    want = expected_cells()
+    shown = {(tuple(runs), key) for runs, key, _ in page.cells}
+    assert shown <= set(want), f"cells that group runs differently: {shown - set(want)}"
+    assert {(("prior-standard-s0", "prior-standard-s1"), "test_nll"), (("prior-flow-s0", "prior-flow-s1"), "fid_domain"),
+            (("gan-ns-s0",), "precision"), (("prior-vamp-s0", "prior-vamp-s1"), "prior_holes")} <= shown
     for runs, key, text in page.cells:
-        assert text == format_values([metrics[r][key] for r in runs])
+        check_cell(text, want[tuple(runs), key])
     nll = [c for c in page.cells if c[0] == ["prior-standard-s0", "prior-standard-s1"] and c[1] == "test_nll"]
-    assert nll and nll[0][2] == f"31 ± {number(statistics.stdev([30.0, 32.0]))}"  # 1.414
+    assert nll[0][2] == "31 ± 1.414"  # mean 31, sample std sqrt(2)
 
 
 def test_summary_is_generated_from_the_numbers(study):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
+import shutil
 
 import pytest
 from PIL import Image
@@ -15,13 +17,12 @@ from gausslab.cli import app
 from gausslab.data.config import DataConfig
 from gausslab.core.errors import ConfigError
 from gausslab.models import build_model
-from gausslab.report.doc import format_values
 from gausslab.study.driver import split_overrides
 from gausslab.study.plan import Context, budget_width, generative_parameters, gmm_components, plan
 from gausslab.study.presets import PRESETS
-from tests.report.test_report import Page
+from tests.report.test_report import Page, check_cell
 
-pytestmark = pytest.mark.xdist_group("study")  # one worker runs the shared study fixture once, tests in order
+pytestmark = pytest.mark.xdist_group("study")  # one worker builds the shared study once; tests change only copies
 EVIL = "<script>alert(1)</script>"
 SECTIONS = ["s1-toys", "s2-mixtures", "s3-dimension", "s4-priors", "s5-gans", "s6-summary"]
 runner = CliRunner()
@@ -110,11 +111,16 @@ def test_report_sections_plots_and_numbers(first):
         assert src.startswith("data:image/png;base64,")
         Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).verify()
     assert all(link.startswith(("data:image/png;base64,", "#")) for link in page.links)
-    metrics = json.loads((out / "metrics.json").read_text())
     keys = {key for _, key, _ in page.cells}
     assert {"test_nll", "n_parameters", "test_log_likelihood_k4", "fid_domain", "precision"} <= keys
+    # Each cell against the run folders' own metrics.json, grouped by run name without its seed suffix.
+    runs_metrics = {p.parent.name: json.loads(p.read_text()) for p in (out / "runs").glob("*/metrics.json")}
     for runs, key, text in page.cells:
-        assert text == format_values([metrics[r][key] for r in runs]), (runs, key)
+        group = runs[0].rsplit("-s", 1)[0]
+        want = sorted(name for name, m in runs_metrics.items() if name.rsplit("-s", 1)[0] == group
+                      and isinstance(m.get(key), (int, float)) and math.isfinite(m[key]))
+        assert sorted(runs) == want, (key, runs, want)
+        check_cell(text, [float(runs_metrics[name][key]) for name in want])
     shown = {(tuple(runs), key) for runs, key, _ in page.cells}
     iwae = f"prior-iwae{PRESETS['quick'].iwae_ks[0]}-s0"
     assert {((iwae,), "test_nll"), ((iwae,), "active_units"), (("prior-two-stage-s0",), "fid_domain"),
@@ -136,8 +142,9 @@ def test_failed_run_is_reported_and_markup_escaped(first):
 
 
 @pytest.mark.slow
-def test_rerun_skips_finished_runs_and_retries_the_failed_one(first):
-    out, _ = first
+def test_rerun_skips_finished_runs_and_retries_the_failed_one(first, tmp_path):
+    out = tmp_path / "copy"
+    shutil.copytree(first[0], out)
     finished = [p for p in (out / "runs").glob("*/metrics.json")]
     before = {p: p.stat().st_mtime_ns for p in finished + list((out / "runs").glob("*/model.safetensors"))}
     result = study(out)
@@ -149,8 +156,9 @@ def test_rerun_skips_finished_runs_and_retries_the_failed_one(first):
 
 
 @pytest.mark.slow
-def test_report_command_rebuilds_from_disk(first):
-    out, _ = first
+def test_report_command_rebuilds_from_disk(first, tmp_path):
+    out = tmp_path / "copy"
+    shutil.copytree(first[0], out)
     (out / "report.html").unlink()
     (out / "report.md").unlink()
     result = runner.invoke(app, ["report", str(out)])

@@ -8,6 +8,7 @@ from gausslab.training import checkpoint as ckpt
 from gausslab.training.config import TrainConfig
 from gausslab.core.errors import CheckpointError
 from gausslab.models import build_model
+from tests.resume import assert_resumes_exactly
 
 
 @pytest.fixture
@@ -91,7 +92,5 @@ def test_a_save_cut_short_leaves_a_run_that_loads_and_resumes_exactly(vectors, t
     monkeypatch.undo()
     assert saves == [3, 6] and ckpt.read_state(out)["step"] == step
     gl.load(out)  # the weights of that step, checksums verified
-    resumed = gl.fit(make(), vectors, cfg, out=out, resume=True).model
-    straight = gl.fit(make(), vectors, cfg).model
-    assert all(torch.equal(a, b) for a, b in zip(resumed.state_dict().values(), straight.state_dict().values()))
+    assert_resumes_exactly(make, vectors, cfg, out)
     assert not list(out.glob("*.pending"))

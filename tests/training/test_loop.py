@@ -4,10 +4,14 @@ import pytest
 import torch
 
 import gausslab as gl
+from gausslab.core.errors import CheckpointError, TrainingError
+from gausslab.training import checkpoint as ckpt
+from gausslab.training import loop as trainer
 from gausslab.training.checkpoint import read_state
 from gausslab.training.config import TrainConfig
-from gausslab.core.errors import CheckpointError, TrainingError
 from gausslab.models import Loss, build_model
+from tests.resume import assert_resumes_exactly
+from tests.state import assert_same_state, state_differences
 
 
 def make(data, seed=0):
@@ -18,10 +22,11 @@ def test_same_seed_gives_bit_identical_weights(vectors, tiny_train, tmp_path):
     a, b = make(vectors), make(vectors)
     gl.fit(a, vectors, tiny_train)
     gl.fit(b, vectors, tiny_train)
-    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert_same_state(a, b)
     c = make(vectors)
     gl.fit(c, vectors, tiny_train.model_copy(update={"seed": 1}))
-    assert not all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), c.state_dict().values()))
+    differences = state_differences(a, c)
+    assert differences and all(d.endswith(" differs") for d in differences)
 
 
 def test_run_folder_and_log(images, tiny_train, tmp_path):
@@ -71,6 +76,47 @@ def test_resume_with_a_different_config_is_refused(vectors, tiny_train, tmp_path
     gl.fit(make(vectors), vectors, tiny_train, out=tmp_path / "r")
     with pytest.raises(CheckpointError, match="train.lr"):
         gl.fit(make(vectors), vectors, tiny_train.model_copy(update={"lr": 0.5}), out=tmp_path / "r", resume=True)
+
+
+# 96 rows in batches of 32: 3 steps an epoch, so a run stopped at step 4 resumes inside its second epoch.
+THREE_EPOCHS = TrainConfig(epochs=3, batch_size=32, log_every=2, checkpoint_every=100)
+
+
+def stopped_at_step_4(data, out):
+    gl.fit(make(data), data, THREE_EPOCHS.model_copy(update={"steps": 4}), out=out, progress=False)
+
+
+def test_resume_runs_only_the_remaining_steps_and_ends_like_an_uninterrupted_run(vectors, tmp_path):
+    stopped_at_step_4(vectors, tmp_path / "r")
+    assert_resumes_exactly(lambda: make(vectors), vectors, THREE_EPOCHS, tmp_path / "r")
+
+
+def _restart(loop, resume):
+    """Resume planted as a restart: re-seed, clear the log, train from step 0."""
+    torch.manual_seed(loop.train.seed + loop.dist.rank)
+    (loop.out / ckpt.LOG).write_text("")
+    return 0
+
+
+# name -> (where, what, the planted replacement, what the failing check says)
+PLANTED_RESUME_BUGS = {
+    "restart": (trainer._Loop, "_start", _restart, "resumed from step 4, ran steps \\[0, 1, 2\\]"),
+    "weights not loaded": (ckpt, "load_training_state", lambda run, model, opts: ckpt.read_state(run),
+                           "resumed run vs uninterrupted run: .* differs"),
+    "optimizer not restored": (ckpt, "load_training_state",
+                               lambda run, model, opts: (ckpt.load_weights(run, model), ckpt.read_state(run))[1],
+                               "resumed run vs uninterrupted run: .* differs"),
+    "log rewritten": (trainer, "_truncate_log", lambda path, step: path.write_text(""), "rewritten"),
+}
+
+
+@pytest.mark.parametrize("bug", list(PLANTED_RESUME_BUGS))
+def test_the_resume_check_fails_when_a_bug_is_planted_in_resume(vectors, tmp_path, monkeypatch, bug):
+    owner, name, planted, message = PLANTED_RESUME_BUGS[bug]
+    stopped_at_step_4(vectors, tmp_path / "r")
+    monkeypatch.setattr(owner, name, planted)
+    with pytest.raises(AssertionError, match=message):
+        assert_resumes_exactly(lambda: make(vectors), vectors, THREE_EPOCHS, tmp_path / "r")
 
 
 def poison_after(model, bad_step):
@@ -132,7 +178,7 @@ def test_keyboard_interrupt_saves_a_checkpoint(vectors, tmp_path):
            resume=True)
     straight = make(vectors)
     gl.fit(straight, vectors, TrainConfig(epochs=100, steps=10, batch_size=16))
-    assert all(torch.equal(p, q) for p, q in zip(resumed.state_dict().values(), straight.state_dict().values()))
+    assert_same_state(resumed, straight)
 
 
 @pytest.mark.parametrize("kind", ["vae", "gan"])

@@ -42,6 +42,7 @@ def test_torchrun_trains_only_rank_0_writes_and_resumes_with_the_same_world(tmp_
     assert state["step"] == 60 and state["world_size"] == 2
     assert state["ranks_in_sync"], "gradients were not averaged: the ranks' weights drifted apart"
     assert len(list(ddp.glob("*.safetensors"))) == 2 and not list(ddp.glob("*.tmp"))
+    kept = (ddp / "log.jsonl").read_text().splitlines()
     # Resume needs the same number of processes (the batch split depends on it).
     longer = [*ARGS, "--set", "train.steps=80", "--out", str(ddp), "--resume"]
     refused = run([sys.executable, "-m", "gausslab", *longer])
@@ -49,6 +50,10 @@ def test_torchrun_trains_only_rank_0_writes_and_resumes_with_the_same_world(tmp_
     ok = run([*torchrun, *longer])
     assert ok.returncode == 0, ok.stderr
     assert json.loads((ddp / "state.json").read_text())["step"] == 80
+    # 1,400 training rows: epochs end every 22 steps, so the first run logged 22, 44, 50 (log_every) and 60
+    # (its end); a resume keeps those lines and adds 66 and 80, a restart to 80 would not log step 60.
+    lines = (ddp / "log.jsonl").read_text().splitlines()
+    assert lines[: len(kept)] == kept and [json.loads(line)["step"] for line in lines[len(kept):]] == [66, 80]
 
 
 @pytest.mark.slow
@@ -57,10 +62,17 @@ def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path):
     # the batch order, which both runs share: the 2-process run must reproduce the 1-process
     # weights up to float rounding in the gradient average (2.7e-7 relative in our runs). For
     # scale: both ranks reading the same half-batch gives 0.15, summing instead of averaging 3e-3.
+    # The 2-process run stops at step 30 and resumes from weights moved by +1: a restart would
+    # run 60 steps from those and end far away.
     ok = run([sys.executable, SCRIPT, str(tmp_path / "single")])
     assert ok.returncode == 0, ok.stderr
-    ok = run([TORCHRUN, "--standalone", "--nproc-per-node", "2", SCRIPT, str(tmp_path / "ddp")])
+    ddp = [TORCHRUN, "--standalone", "--nproc-per-node", "2", SCRIPT, str(tmp_path / "ddp")]
+    ok = run([*ddp, "--steps", "30"])
     assert ok.returncode == 0, ok.stderr
+    ok = run([*ddp, "--resume"])
+    assert ok.returncode == 0, ok.stderr
+    assert {line for line in ok.stdout.splitlines() if " ran steps " in line} == {
+        f"rank {r} ran steps 30-59 (30)" for r in (0, 1)}
     a, b = gl.load(tmp_path / "single"), gl.load(tmp_path / "ddp")
     with torch.no_grad():
         gap = sum((p - q).square().sum() for p, q in zip(a.parameters(), b.parameters()))
