@@ -17,7 +17,8 @@ import torch
 from sklearn.mixture import GaussianMixture
 
 import gausslab as gl
-from gausslab.metrics import extractor, fid, kid, mode_coverage, prdc
+from gausslab.evaluation.features import extractor
+from gausslab.metrics import fid, kid, mode_coverage, prdc
 
 
 def main() -> None:

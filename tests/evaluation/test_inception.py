@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import gausslab as gl
 import gausslab.evaluation.inception as inception
-from gausslab.training.checkpoint import read_info
+from gausslab.training.checkpoint import read_run_info
 from gausslab.cli import app
 from gausslab.data import load_from_config
 from gausslab.core.errors import CheckpointError, ConfigError
@@ -81,7 +81,7 @@ def test_cli_evaluates_in_inception_features_equal_to_the_library(run, weights, 
     assert record["features"] == "Inception-v3 pool3 (torch-fidelity; weights inception.safetensors)"
     assert {"fid_inception", "kid_inception", "precision", "recall"} <= set(record) and "fid_domain" not in record
 
-    data, model = load_from_config(read_info(run).config.data), gl.load(run)
+    data, model = load_from_config(read_run_info(run).config.data), gl.load(run)
     with torch.no_grad():
         fake = model.sample(len(data.test), generator=torch.Generator().manual_seed(0))
     real_f, fake_f = (library_features(small_inception, weights, x) for x in (data.test, fake))

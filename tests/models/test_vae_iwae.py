@@ -16,7 +16,7 @@ from gausslab.training.run_config import resolve
 from gausslab.core.errors import ConfigError
 from gausslab.models import build_model
 from tests.conftest import tiny_images
-from tests.models.test_vae import exact_log_px, linear_gaussian_vae, set_exact_posterior
+from tests.linear_gaussian import exact_log_px, linear_gaussian_vae, set_exact_posterior
 
 TINY = dict(latent_dim=3, hidden=(16,))
 

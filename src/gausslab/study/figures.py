@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gausslab.plots.grids import toys as toyplots
+from gausslab.plots import toys as toyplots
 from gausslab.data import Dataset
 from gausslab.plots.grids import image_grid_figure, plt, save_png, tile
 from gausslab.study.record import FIGURES, Task
