@@ -35,6 +35,16 @@ def fit_steps_per_s(model, data, steps: int, batch: int, warmup: int = 0, **trai
     return steps / (time.perf_counter() - t0)
 
 
+def on_one_thread(run: Callable[[], dict]) -> dict:
+    """run() with torch on one CPU thread (the benchmarks' small MLPs only add synchronisation with more)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return run()
+    finally:
+        torch.set_num_threads(threads)
+
+
 def median_ratio(a: list[float], b: list[float]) -> float:
     """Median over rounds of a_i / b_i. Each pair ran back to back, so the machine's slow drifts
     (other tenants, clock changes: single rates here vary by +-15 %) cancel in the ratio."""

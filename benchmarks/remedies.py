@@ -24,7 +24,7 @@ import time
 import torch
 
 import gausslab as gl
-from benchmarks.common import mean_sd, table
+from benchmarks.common import mean_sd, on_one_thread, table
 from gausslab.data import Dataset
 from gausslab.evaluation.evaluate import evaluate
 from gausslab.metrics.latent import sampler_hole_score
@@ -122,12 +122,7 @@ def main(argv: list[str] | None = ()) -> dict:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--k", type=int, default=1000, help="IWAE importance samples of the test NLL")
     args = parser.parse_args(argv)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # 128-wide MLPs on batches of 128: more threads only add synchronisation
-    try:
-        return run(args)
-    finally:
-        torch.set_num_threads(threads)
+    return on_one_thread(lambda: run(args))  # 128-wide MLPs on batches of 128
 
 
 if __name__ == "__main__":
