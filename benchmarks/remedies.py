@@ -21,7 +21,6 @@ import statistics
 import tempfile
 import time
 
-
 import gausslab as gl
 from benchmarks.common import mean_sd, on_one_thread, table
 from gausslab.data import Dataset
