@@ -139,9 +139,12 @@ def run_target(name: str, target: Target, children: int) -> dict[str, object]:
         killed = sum(status[k] == "killed" for k in tested)
         survivors = {k.removeprefix(target.module + "."): diff_of(k, where) for k in tested
                      if status[k] == "survived"}
+        # mutants left untested mean mutmut stopped early: keep the end of its log to say why
+        stopped = log.read_text().replace("\r", "\n").splitlines()[-20:] if len(tested) < len(chosen) else []
     return {"file": f"src/gausslab/{target.path}", "functions": list(target.functions), "tests": list(target.tests),
             "mutants": len(tested), "killed": killed, "untested": len(chosen) - len(tested),
-            "score": round(killed / max(len(tested), 1), 4), "wall_s": round(wall, 1), "survivors": survivors}
+            "score": round(killed / max(len(tested), 1), 4), "wall_s": round(wall, 1), "survivors": survivors,
+            **({"log_tail": stopped} if stopped else {})}
 
 
 def main(names: list[str] | None = None, children: int = 2) -> dict[str, object]:
@@ -153,7 +156,7 @@ def main(names: list[str] | None = None, children: int = 2) -> dict[str, object]
         results[name] = run_target(name, TARGETS[name], children)
         r = results[name]
         print(f"  {r['killed']}/{r['mutants']} killed ({100 * r['score']:.1f} %), {len(r['survivors'])} survived, "
-              f"{r['wall_s']:.0f} s", flush=True)
+              f"{r['untested']} untested, {r['wall_s']:.0f} s", flush=True)
         update_results({"mutation": {**read_results().get("mutation", {}), name: r}})
     return results
 
