@@ -170,7 +170,12 @@ def study(
     out: Annotated[Path, typer.Option(help="Study folder (rerun it to resume; finished runs are skipped).")],
     data: Annotated[str, typer.Option(help="Built-in data set name or a path (IDX, npz, image folder, CSV).")] = "digits",
     preset: Annotated[str, typer.Option(help="Budgets: quick, standard or full.")] = "standard",
-    seeds: Annotated[int, typer.Option(help="Seeds per model; numbers are mean ± std over them.")] = 1,
+    seeds: Annotated[Optional[int], typer.Option(
+        help="Seeds per model (default: the preset's, 3 for standard); tables show mean ± sd over them and "
+             "verdicts 95 % intervals.")] = None,
+    workers: Annotated[Optional[int], typer.Option(
+        help="Runs side by side in separate processes (default: one per core); the numbers do not depend on it.")]
+    = None,
     set_: Annotated[Optional[list[str]], typer.Option(
         "--set", help="study.<field>=v (preset budgets) or train.k=v / model.k=v / data.k=v (every run).")] = None,
     quiet: Quiet = False,
@@ -178,7 +183,8 @@ def study(
     """Train and evaluate every model of the study, then write report.html, report.md and metrics.json."""
     from gausslab.study.run import run_study
 
-    result = run_study(out, data=data, preset=preset, seeds=seeds, overrides=set_ or [], quiet=quiet)
+    result = run_study(out, data=data, preset=preset, seeds=seeds, overrides=set_ or [], quiet=quiet,
+                       workers=workers)
     c = result.counts
     typer.echo(f"study done in {result.wall_s:.1f} s; runs: {c['finished']} finished, {c['skipped']} skipped "
                f"(done before), {c['failed']} failed")

@@ -54,7 +54,8 @@ def test_every_mode_evenly_covered(ring8):
     modes = ring8.modes
     cov = mode_coverage(around(modes.centres, [40] * 8, 0.5 * modes.std), ring8)
     assert isinstance(cov, ModeCoverage)
-    assert cov.to_dict() == {"modes_captured": 8, "high_quality": 100.0, "reverse_kl": pytest.approx(0.0, abs=1e-12)}
+    assert cov.to_dict() == {"modes_captured": 8, "n_modes": 8, "high_quality": 100.0,
+                             "reverse_kl": pytest.approx(0.0, abs=1e-12)}
     assert cov.counts == [40] * 8 and cov.n_modes == 8
 
 
@@ -148,10 +149,14 @@ def test_toy_metrics_keys_and_values(ring8):
 
 def test_toy_metrics_of_models(ring8):
     gan = toy_metrics(build_model("gan", ring8, hidden=(8,), d_hidden=(8,)), ring8, n=300)
-    assert set(gan) == {"modes_captured", "high_quality", "reverse_kl", "kde_log_likelihood"}
+    assert set(gan) == {"modes_captured", "n_modes", "high_quality", "reverse_kl", "kde_log_likelihood",
+                        "true_test_log_likelihood"}
+    assert gan["true_test_log_likelihood"] == pytest.approx(ring8.log_prob(ring8.test.double()).mean().item())
     vae = build_model("vae", ring8, latent_dim=2, hidden=(8,))
-    out = toy_metrics(vae, ring8, n=300, iwae_k=10, seed=3)
+    kept = {}
+    out = toy_metrics(vae, ring8, n=300, iwae_k=10, seed=3, keep=kept.__setitem__)
     torch.manual_seed(3)
     with torch.no_grad():
-        bound = torch.cat([vae.iwae_bound(c, 10) for c in ring8.test.split(256)]).mean().item()
-    assert out["test_log_likelihood"] == pytest.approx(bound)
+        bound = torch.cat([vae.iwae_bound(c, 10) for c in ring8.test.split(256)])
+    assert out["test_log_likelihood"] == pytest.approx(bound.mean().item())
+    assert torch.allclose(kept["test_log_likelihood"].float(), bound)  # the per-example values behind the mean

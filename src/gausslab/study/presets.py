@@ -18,8 +18,19 @@ from gausslab.errors import lookup
 
 class StudyPreset(StrictModel):
     description: str = ""
+    seeds: int = Field(3, gt=0, description="seeds per model: tables show mean ± sd over them, verdicts 95 % "
+                                            "intervals of the per-seed differences (--seeds overrides it)")
     steps: int = Field(2000, gt=0)  # training steps of each neural run on the main data
-    toy_steps: int = Field(1500, gt=0)  # ... on the 2-D toys
+    toy_steps: int = Field(1500, gt=0)  # ... of the VAEs on the 2-D toys
+    # Toy GAN budgets from short trials (seed 0, 1 thread): PacGAN2 on ring8 reaches 8/8 modes with 9 % high-quality
+    # samples at 1,000 steps and 78-81 % at 3,000 (width 256 or 128); WGAN-GP 8/8 with 14 % at 1,000 steps (width
+    # 128; 31 % at 256, at 4x the cost). On grid25 nothing tried converged: PacGAN2 22/25 modes, 2 % high quality at
+    # 3,000 steps, 19/25 and 4 % at 6,000. The vanilla GAN (pack 1) captured no ring8 mode at 3,000 steps with any
+    # learning rate tried (1e-3, 2e-4, 1e-4) or width (128, 256), with or without weight averaging.
+    toy_gan_steps: int = Field(3000, gt=0, description="steps of the GAN and PacGAN2 runs on the 2-D toys")
+    toy_wgan_steps: int = Field(1000, gt=0, description="generator steps of the WGAN-GP runs on the 2-D toys")
+    toy_gan_hidden: tuple[int, ...] = Field((128, 128, 128), description="generator MLP widths on the 2-D toys; "
+                                            "the discriminator has one layer less")
     shapes_steps: int = Field(1500, gt=0)  # ... of the interpretability VAEs on `shapes`
     dim_steps: int = Field(1000, gt=0)  # ... of the neural runs of the dimension sweep
     batch_size: int = Field(128, gt=0)
@@ -38,6 +49,10 @@ class StudyPreset(StrictModel):
     shapes_latent_dim: int = Field(8, gt=0)
     shapes_arch: Literal["auto", "mlp", "conv"] = "mlp"  # MLPs as Higgins et al. 2017 on dSprites; fast on CPU
     eval_k: int = Field(500, gt=0)  # importance samples of the IWAE NLL
+    n_generated: int = Field(2000, ge=2, description="model samples drawn for every sample metric")
+    hole_draws: int = Field(10_000, ge=2, description="prior draws scored by the prior-hole metric")
+    betas: tuple[float, ...] = Field((0.25, 0.5, 1.0, 2.0, 4.0), description="KL weights of the rate-distortion "
+                                     "sweep of the N(0, I) and VampPrior VAEs (Alemi et al. 2018)")
     gmm_ks: tuple[int, ...] = (1, 2, 4, 8, 16, 25, 32)  # mixture sizes of the k-sweep
     gmm_steps: int = Field(100, gt=0)  # EM iterations
     gmm_reg_covar: float = Field(1e-3, gt=0)  # covariance floor on image data (pixels with no variance)
@@ -53,8 +68,9 @@ class StudyPreset(StrictModel):
 
 PRESETS: dict[str, StudyPreset] = {
     "quick": StudyPreset(
-        description="tiny budgets for tests and smoke checks (well under 2 minutes on 2 cores)",
-        steps=60, toy_steps=60, shapes_steps=30, dim_steps=40, batch_size=64, latent_dim=4, hidden=(32,),
+        description="tiny budgets for tests and smoke checks (about 2 minutes on 2 cores)",
+        seeds=2, n_generated=300, hole_draws=1000, betas=(0.5, 1.0), toy_gan_steps=60, toy_wgan_steps=20,
+        toy_gan_hidden=(32, 32), steps=60, toy_steps=60, shapes_steps=30, dim_steps=40, batch_size=64, latent_dim=4, hidden=(32,),
         toy_hidden=(32, 32), channels=(8, 16), gan_latent_dim=4, prior_components=4, expost_components=3,
         toy_n=600, shapes_n=300, shapes_latent_dim=4, eval_k=8, gmm_ks=(1, 4, 8), gmm_steps=15,
         dims=(2, 16), dim_budget=1500, dim_max_components=8, skip_metrics=("kid",),
