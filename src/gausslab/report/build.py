@@ -81,7 +81,8 @@ def header(view: StudyView) -> list[tuple[str, str]]:
         ("overrides", " ".join(f"--set {o}" for o in info.overrides) or "none"),
         ("seeds", f"{info.seeds} per model (tables: mean ± sample std over the seeds whose run is ok)"),
         ("runs", counts),
-        ("selection", "every choice (a mixture's K) on the validation split, carved from the training examples"),
+        ("selection", "every choice (a mixture's K) on the validation split, carved from the training examples; "
+                      "training budgets are fixed steps (no early stopping)"),
         ("reference set", REFERENCE_SET),
         ("hardware", f"{hw.get('cpu')}, {hw.get('cores')} cores, {hw.get('workers', 1)} worker(s) × "
                      f"{hw.get('torch_threads')} torch thread(s), GPU: {hw.get('gpu')}, load average at start "

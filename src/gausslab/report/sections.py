@@ -12,6 +12,7 @@ from gausslab.report.data import Group, StudyView
 from gausslab.report.doc import Block, Cell, Figure, FigureRow, Heading, Paragraph, Section, Table
 from gausslab.report.tables import (Pair, comparison_table, empty, failures, figure_row, grid_row, merged,
                                     metric_table, SAMPLE_KEYS)
+from gausslab.study.plan import TOY_TRIALS
 from gausslab.study.status import MIN_HIGH_QUALITY
 
 TITLES = {
@@ -59,9 +60,9 @@ def _toy_method(groups: list[Group]) -> str:
             "GAN: the generator). Beside them, one Gaussian fitted by EM is the base without a network. Mode coverage "
             "follows Unrolled-GAN / VEEGAN / PacGAN: a sample is high quality within 3σ of a mode, a mode is captured "
             "when it receives one, and the reverse KL compares the histogram over modes with the uniform one. "
-            f"Budgets (found to converge in short trials; steps are generator steps): {budgets}. A run is labelled "
-            f"mode-collapse when it captures fewer than half of the modes or puts under {MIN_HIGH_QUALITY:g} % of its "
-            "samples near a mode.")
+            f"Budgets (steps are generator steps): {budgets}. They come from short trials: {TOY_TRIALS}. A network "
+            f"is labelled mode-collapse when it captures fewer than half of the modes or puts under "
+            f"{MIN_HIGH_QUALITY:g} % of its samples near a mode.")
 
 
 def _budget(g: Group) -> str:

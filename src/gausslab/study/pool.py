@@ -11,7 +11,9 @@ to the end.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -115,9 +117,20 @@ _WORKER: dict[str, RunContext] = {}
 
 
 def _start_worker(root: str, preset: StudyPreset, budget: int) -> None:
+    _die_with_parent()
     torch.set_num_threads(budget)
     threadpool_limits(limits=budget)
     _WORKER["ctx"] = RunContext(Path(root), preset, progress=False)
+
+
+def _die_with_parent() -> None:
+    """On Linux the kernel kills this worker when the study process dies, even by SIGKILL: no orphan goes on
+    writing into a run folder that a rerun of the study resumes."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def _execute_in_worker(task: Task) -> str:

@@ -22,11 +22,7 @@ class StudyPreset(StrictModel):
                                             "intervals of the per-seed differences (--seeds overrides it)")
     steps: int = Field(2000, gt=0)  # training steps of each neural run on the main data
     toy_steps: int = Field(1500, gt=0)  # ... of the VAEs on the 2-D toys
-    # Toy GAN budgets from short trials (seed 0, 1 thread): PacGAN2 on ring8 reaches 8/8 modes with 9 % high-quality
-    # samples at 1,000 steps and 78-81 % at 3,000 (width 256 or 128); WGAN-GP 8/8 with 14 % at 1,000 steps (width
-    # 128; 31 % at 256, at 4x the cost). On grid25 nothing tried converged: PacGAN2 22/25 modes, 2 % high quality at
-    # 3,000 steps, 19/25 and 4 % at 6,000. The vanilla GAN (pack 1) captured no ring8 mode at 3,000 steps with any
-    # learning rate tried (1e-3, 2e-4, 1e-4) or width (128, 256), with or without weight averaging.
+    # Toy GAN budgets from short trials: see study.plan.TOY_TRIALS (the report prints it).
     toy_gan_steps: int = Field(3000, gt=0, description="steps of the GAN and PacGAN2 runs on the 2-D toys")
     toy_wgan_steps: int = Field(1000, gt=0, description="generator steps of the WGAN-GP runs on the 2-D toys")
     toy_gan_hidden: tuple[int, ...] = Field((128, 128, 128), description="generator MLP widths on the 2-D toys; "

@@ -27,8 +27,8 @@ from gausslab.samplers import ExPostSampler
 from gausslab.study.figures import draw
 from gausslab.study.plan import generative_parameters
 from gausslab.study.presets import StudyPreset
-from gausslab.study.record import (ERROR, FIGURES, METRICS_JSON, Task, is_finished, run_dir, write_error,
-                                   write_json, write_per_example)
+from gausslab.study.record import (ERROR, METRICS_JSON, Task, is_finished, run_dir, write_error, write_json,
+                                   write_per_example)
 from gausslab.train import Interrupted, fit
 
 Outcome = Literal["skipped", "finished", "failed"]
