@@ -127,13 +127,14 @@ def number(v: float) -> str:
 
 
 def format_stat(s: Stat) -> str:
-    """'—' (no value), '3.14' (one seed) or '3.1 ± 0.052' (several: the mean to what its sd supports)."""
+    """'—' (no value), '3.14' (one seed, or seeds that agree exactly: the runs column gives their number) or
+    '3.1 ± 0.052' (several: the mean to what its sd supports)."""
     if s.n == 0:
         return "—"
     if s.n == 1:
         return number(s.mean)
     std = 0.0 if s.std < 1e-9 * max(1.0, abs(s.mean)) else s.std  # float round-off between equal seeds
-    return f"{number(s.mean)} ± 0" if std == 0.0 else format_mean_sd(s.mean, std)
+    return number(s.mean) if std == 0.0 else format_mean_sd(s.mean, std)
 
 
 def format_values(values: list[Any]) -> str:
