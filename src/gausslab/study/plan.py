@@ -230,7 +230,7 @@ def prior_recipes(ctx: Context) -> list[Recipe]:
     out.append(Recipe("prior-expost", "priors", "VAE (N(0, I) prior) + ex-post sampler", "expost", ctx.main,
                       tags={"prior": "expost"}, options={"source": "prior-standard", "k": p.expost_components}))
     out += [Recipe(f"latent2-{prior}", "latent2d", f"VAE (2-D latent, {PRIOR_LABELS[prior]})", "train", ctx.main,
-                   _vae(2, p.hidden, p, prior=prior), train, {"prior": prior}) for prior in PRIORS]
+                   _vae(2, p.hidden, p, prior=prior), train, {"prior": prior}) for prior in p.latent2_priors]
     return out
 
 
@@ -259,8 +259,9 @@ def shapes_recipes(ctx: Context) -> list[Recipe]:
 def gan_recipes(ctx: Context) -> list[Recipe]:
     """Claim 5: GAN-ns and WGAN-GP on the main data."""
     p = ctx.preset
+    steps = {"gan-ns": p.steps, "gan-wgan-gp": p.wgan_steps}
     return [Recipe(name, "gans", GAN_LABELS[name], "train", ctx.main,
-                   _gan(name, p.gan_latent_dim, p.hidden, p, p.gan_lr), _train(p.steps, p), {"model": name})
+                   _gan(name, p.gan_latent_dim, p.hidden, p, p.gan_lr), _train(steps[name], p), {"model": name})
             for name in GAN_LOSSES]
 
 

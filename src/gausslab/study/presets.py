@@ -12,8 +12,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from gausslab.config import StrictModel, validate
+from gausslab.config import StrictModel, VAEConfig, validate
 from gausslab.errors import lookup
+
+PriorName = VAEConfig.model_fields["prior"].annotation  # the VAE's prior choices
 
 
 class StudyPreset(StrictModel):
@@ -22,6 +24,10 @@ class StudyPreset(StrictModel):
                                             "intervals of the per-seed differences (--seeds overrides it)")
     steps: int = Field(2000, gt=0)  # training steps of each neural run on the main data
     toy_steps: int = Field(1500, gt=0)  # ... of the VAEs on the 2-D toys
+    wgan_steps: int = Field(1000, gt=0, description="generator steps of WGAN-GP on the main data (5 critic steps "
+                                                    "each: about 2.5x the cost of `steps` GAN-ns steps)")
+    latent2_priors: tuple[PriorName, ...] = Field(("standard", "vamp"), description="priors of the 2-D-latent VAEs "
+                                            "drawn as aggregate posterior over prior")
     # Toy GAN budgets from short trials: see study.plan.TOY_TRIALS (the report prints it).
     toy_gan_steps: int = Field(3000, gt=0, description="steps of the GAN and PacGAN2 runs on the 2-D toys")
     toy_wgan_steps: int = Field(1000, gt=0, description="generator steps of the WGAN-GP runs on the 2-D toys")
@@ -65,7 +71,7 @@ class StudyPreset(StrictModel):
 PRESETS: dict[str, StudyPreset] = {
     "quick": StudyPreset(
         description="tiny budgets for tests and smoke checks (about 2 minutes on 2 cores)",
-        seeds=2, n_generated=300, hole_draws=1000, betas=(0.5, 1.0), toy_gan_steps=60, toy_wgan_steps=20,
+        seeds=2, n_generated=300, hole_draws=1000, betas=(0.5, 1.0), toy_gan_steps=60, toy_wgan_steps=20, wgan_steps=30,
         toy_gan_hidden=(32, 32), steps=60, toy_steps=60, shapes_steps=30, dim_steps=40, batch_size=64, latent_dim=4, hidden=(32,),
         toy_hidden=(32, 32), channels=(8, 16), gan_latent_dim=4, prior_components=4, expost_components=3,
         toy_n=600, shapes_n=300, shapes_latent_dim=4, eval_k=8, gmm_ks=(1, 4, 8), gmm_steps=15,
@@ -79,6 +85,7 @@ PRESETS: dict[str, StudyPreset] = {
         prior_components=50, expost_components=20, toy_n=12_500, shapes_n=20_000, shapes_latent_dim=10,
         shapes_arch="conv",
         eval_k=5000, gmm_ks=(1, 2, 4, 8, 16, 25, 32, 64, 100), gmm_steps=300, dims=(2, 8, 32, 128, 784),
+        wgan_steps=10_000, latent2_priors=("standard", "mog", "vamp", "flow"),
         dim_budget=200_000, dim_max_components=200, threads=None,
     ),
 }
