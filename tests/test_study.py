@@ -11,18 +11,19 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from gausslab.study import runs as study_runs
 from gausslab.cli import app
-from gausslab.report.doc import FONT_PX
 from gausslab.config import DataConfig
 from gausslab.errors import ConfigError
 from gausslab.models import build_model
-from gausslab.report.doc import format_values
-from gausslab.study.run import split_overrides
+from gausslab.report.claims import CLAIMS
+from gausslab.report.doc import FONT_PX, format_values
+from gausslab.study import runs as study_runs
 from gausslab.study.plan import Context, budget_width, generative_parameters, gmm_components, plan
 from gausslab.study.presets import PRESETS
+from gausslab.study.run import split_overrides
+from gausslab.study.status import STATUSES
 from tests import browser
-from tests.test_report import SECTIONS, Page
+from tests.test_report import SECTIONS, Page, _strict
 
 pytestmark = pytest.mark.xdist_group("study")  # one worker runs the shared study fixture once, tests in order
 EVIL = "<script>alert(1)</script>"
@@ -107,7 +108,9 @@ def test_report_sections_plots_and_numbers(first):
         assert src.startswith("data:image/png;base64,")
         Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).verify()
     assert all(link.startswith(("data:image/png;base64,", "#")) for link in page.links)
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = _strict((out / "metrics.json").read_text())
+    assert metrics["selection_split"] == "validation" and len(metrics["verdicts"]) == len(CLAIMS)
+    assert all(m["status"] in STATUSES for m in metrics.values() if isinstance(m, dict))
     keys = {key for _, key, _ in page.cells}
     assert {"test_nll", "n_parameters", "test_log_likelihood_k4", "fid_domain", "precision"} <= keys
     for runs, key, text in page.cells:
