@@ -48,14 +48,16 @@ def real(task: Task, model, data: Dataset) -> bytes:
 
 def recon(task: Task, model, data: Dataset, pairs: int = 4, columns: int = 8) -> bytes:
     """Rows of test images, each followed by a row of their reconstructions (decoded posterior means)."""
-    x = data.test[: pairs * columns].to(model.device)
-    rec = model.decode(model.encode(x).loc).cpu()  # [P*C, *shape]
-    rows = [t for i in range(pairs) for t in (x.cpu()[i * columns:(i + 1) * columns], rec[i * columns:(i + 1) * columns])]
-    return grid_png(torch.cat(rows), nrow=columns)
+    pairs = max(1, min(pairs, len(data.test) // columns))
+    x = data.test[: pairs * columns]
+    rec = model.decode(model.encode(x.to(model.device)).loc).cpu()  # [P*C, *shape]
+    rows = torch.stack([x.view(pairs, columns, *data.shape), rec.view(pairs, columns, *data.shape)], dim=1)
+    return grid_png(rows.flatten(0, 2), nrow=columns)  # [P, 2, C, *shape] -> real row, reconstructed row, ...
 
 
 def interpolation(task: Task, model, data: Dataset, rows: int = 6, steps: int = 8) -> bytes:
     """Each row: test image a, the decoded codes on the straight line from E[z|a] to E[z|b], test image b."""
+    rows = max(1, min(rows, len(data.test) // 2))
     x = data.test[: 2 * rows].to(model.device)
     z = model.encode(x).loc  # [2R, D]
     t = torch.linspace(0, 1, steps, device=model.device)[None, :, None]  # [1, S, 1]
@@ -133,8 +135,9 @@ def _units_by_activity(q) -> Tensor:
 
 
 def _vae_on_images(task: Task, data: Dataset) -> bool:
-    return data.kind == "image" and task.kind == "train" and task.config.model.kind == "vae" \
-        and task.section in ("priors", "shapes")
+    """VAEs of the priors and shapes sections: their reconstructions and interpolations are shown."""
+    return (data.kind == "image" and task.kind == "train" and task.config.model.kind == "vae"
+            and task.section in ("priors", "shapes"))
 
 
 # figure name -> (applies to this task and data?, picture: a matplotlib figure or PNG bytes)
