@@ -188,7 +188,11 @@ def test_planted_effects_get_their_verdicts(study):
 
 
 def test_verdicts_table_comes_first_and_links_to_sections(study):
-    page = Page(build_report(study).html.read_text())
+    files = build_report(study)
+    html, markdown = files.html.read_text(), files.markdown.read_text()
+    assert html.index('<section id="s0-verdicts">') < html.index('<dl class="header">')  # before the study details
+    assert markdown.index("## Which of the paper's claims") < markdown.index("## About this study")
+    page = Page(html)
     assert page.sections == SECTIONS
     row = page.row("A fixed N(0, I) prior costs likelihood (a learned prior fits better)")
     assert row[-2] == SUPPORTED and row[-1] == "§4" and row[4] == "3"
