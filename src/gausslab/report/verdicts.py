@@ -15,7 +15,7 @@ from gausslab.report.claims import CLAIMS, Claim, Side
 from gausslab.report.data import Group, StudyView
 from gausslab.report.doc import Cell, Paragraph, Section, Table
 from gausslab.study.record import RunResult
-from gausslab.study.stats import (VERDICT_RULE, Interval, bootstrap_interval, format_interval,
+from gausslab.study.stats import (INCONCLUSIVE, VERDICT_RULE, Interval, bootstrap_interval, format_interval,
                                   per_example_difference, seed_interval, verdict)
 
 VERDICTS_ID = "s0-verdicts"
@@ -90,8 +90,7 @@ def judge(claim_id: str, claim: Claim, view: StudyView) -> Verdict:
     a = claim.a.group(view)
     b = claim.b.group(view) if claim.b is not None else None
     if a is None or (claim.b is not None and b is None):
-        return Verdict(claim_id, claim, verdict(claim.direction, Interval(None, None, None, 0)), None,
-                       "not measured: this study has no runs for it")
+        return Verdict(claim_id, claim, INCONCLUSIVE, None, "not measured: this study has no runs for it")
     c = compare(a, claim.a.key, b, _key(claim.b), reference=claim.reference, a_example=claim.a.example_key,
                 b_example=claim.b.example_key if claim.b is not None else None)
     return Verdict(claim_id, claim, verdict(claim.direction, c.seeds, c.examples), c)

@@ -102,7 +102,7 @@ def _serial(tasks: list[Task], ctx: RunContext) -> Iterator[str]:
 
 def _parallel(tasks: list[Task], ctx: RunContext, workers: int, budget: int) -> Iterator[str]:
     pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=get_context("spawn"),
-                               initializer=_start_worker, initargs=(str(ctx.root), ctx.preset, budget))
+                               initializer=_start_worker, initargs=(os.getpid(), str(ctx.root), ctx.preset, budget))
     try:
         pending: set[Future] = {pool.submit(_execute_in_worker, task) for task in tasks}
         while pending:
@@ -116,18 +116,21 @@ def _parallel(tasks: list[Task], ctx: RunContext, workers: int, budget: int) -> 
 _WORKER: dict[str, RunContext] = {}
 
 
-def _start_worker(root: str, preset: StudyPreset, budget: int) -> None:
-    _die_with_parent()
+def _start_worker(parent: int, root: str, preset: StudyPreset, budget: int) -> None:
+    _die_with_parent(parent)
     torch.set_num_threads(budget)
     threadpool_limits(limits=budget)
     _WORKER["ctx"] = RunContext(Path(root), preset, progress=False)
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """On Linux the kernel kills this worker when the study process dies, even by SIGKILL: no orphan goes on
-    writing into a run folder that a rerun of the study resumes."""
+    writing into a run folder that a rerun of the study resumes. A study that died while this worker started
+    (before the request) is caught by the parent check."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 PR_SET_PDEATHSIG = 1  # prctl(2)
