@@ -65,6 +65,13 @@ def test_bad_overrides_are_one_line_config_errors(sets, needle):
         _plan(sets=sets)
 
 
+@pytest.mark.parametrize("option, value", [("--workers", "0"), ("--seeds", "0")])
+def test_bad_counts_are_one_line_errors(tmp_path, option, value):
+    result = study(tmp_path / "out", option, value)
+    assert result.exit_code == 2 and f"{option} must be a positive number, got {value}" in result.output
+    assert not (tmp_path / "out").exists()
+
+
 def _vae(width):
     return {"kind": "vae", "latent_dim": 4, "hidden": (width, width)}
 

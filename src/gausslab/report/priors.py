@@ -41,7 +41,7 @@ PRIOR_PAIRS = (("test_nll", -1, "test_nll"), ("distortion", -1, None), ("prior_h
 
 def nll_note(groups: list[Group]) -> str:
     """The sentence that says what the NLL column of these groups is measured in."""
-    units = {g.stat("test_nll").n and r.metrics.get("nll_unit") for g in groups for r in g.ok_runs} - {None, 0}
+    units = {r.metrics.get("nll_unit") for g in groups for r in g.ok_runs if "test_nll" in r.metrics}
     if units == {"bernoulli"}:
         return ("Test NLL: the IWAE estimate (nats per image) of a Bernoulli likelihood of grey values — comparable "
                 "between these VAEs only; it is not a density of the images, so never compared with a GMM's.")

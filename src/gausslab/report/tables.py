@@ -14,7 +14,7 @@ from gausslab.plots import grid_cell_px
 from gausslab.report.data import Group
 from gausslab.report.doc import Block, Bullets, Cell, Figure, FigureRow, Heading, Paragraph, Section, Table
 from gausslab.report.verdicts import compare
-from gausslab.study.stats import format_interval, verdict
+from gausslab.study.stats import CONTRADICTED, INCONCLUSIVE, SUPPORTED, format_interval, verdict
 
 FEW_POINTS = 1000
 # metrics.json key -> column header (arrows: which direction is better)
@@ -98,7 +98,7 @@ def comparison_table(pairs: list[Pair], caption: str) -> Table | None:
                  caption, notes=["Paired by seed (same data split, same seed); only runs with status ok."])
 
 
-WHICH_WAY = {"supported": "yes", "contradicted": "no, worse", "inconclusive on this data": "cannot tell"}
+WHICH_WAY = {SUPPORTED: "yes", CONTRADICTED: "no, worse", INCONCLUSIVE: "cannot tell"}
 
 
 def figure_row(groups: Iterable[Group], kind: str, what: str = "") -> list[Block]:
