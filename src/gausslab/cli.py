@@ -216,6 +216,7 @@ def evaluate(
     out: Annotated[Optional[Path], typer.Option(help="Where to write metrics (default RUN/metrics.json).")] = None,
     k: Annotated[int, typer.Option(help="Importance samples for the IWAE NLL.")] = 1000,
     metrics: Annotated[Optional[str], typer.Option(help="Comma-separated subset of metrics.")] = None,
+    n_generated: Annotated[int, typer.Option(help="Model samples drawn for the sample metrics.")] = 2000,
     features: Annotated[str, typer.Option(
         help="Feature space of FID/KID/precision/recall: domain (a network trained on the data set), or "
              "inception (comparable with published numbers; needs --features-weights).")] = "domain",
@@ -240,7 +241,7 @@ def evaluate(
     model = ckpt.load(run)
     chosen = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
     result = evaluate_model(model, ds, metrics=chosen, k=k, cache_dir=run, features=features,
-                            feature_weights=features_weights).to_dict()
+                            feature_weights=features_weights, n_generated=n_generated).to_dict()
     target = out or run / "metrics.json"
     atomic_write_json(target, result)
     typer.echo(json.dumps(result, indent=2))
@@ -251,7 +252,12 @@ def study(
     out: Annotated[Path, typer.Option(help="Study folder (rerun it to resume; finished runs are skipped).")],
     data: Annotated[str, typer.Option(help="Built-in data set name or a path (IDX, npz, image folder, CSV).")] = "digits",
     preset: Annotated[str, typer.Option(help="Budgets: quick, standard or full.")] = "standard",
-    seeds: Annotated[int, typer.Option(help="Seeds per model; numbers are mean ± std over them.")] = 1,
+    seeds: Annotated[Optional[int], typer.Option(
+        help="Seeds per model (default: the preset's, 3 for standard); tables show mean ± sd over them and "
+             "verdicts 95 % intervals.")] = None,
+    workers: Annotated[Optional[int], typer.Option(
+        help="Runs side by side in separate processes (default: one per core); the numbers do not depend on it.")]
+    = None,
     set_: Annotated[Optional[list[str]], typer.Option(
         "--set", help="study.<field>=v (preset budgets) or train.k=v / model.k=v / data.k=v (every run).")] = None,
     quiet: Quiet = False,
@@ -260,7 +266,8 @@ def study(
     from gausslab.report.build import build_report
     from gausslab.study.driver import run_study
 
-    result = run_study(out, data=data, preset=preset, seeds=seeds, overrides=set_ or [], quiet=quiet)
+    result = run_study(out, data=data, preset=preset, seeds=seeds, overrides=set_ or [], quiet=quiet,
+                       workers=workers)
     c = result.counts
     typer.echo(f"study done in {result.wall_s:.1f} s; runs: {c['finished']} finished, {c['skipped']} skipped "
                f"(done before), {c['failed']} failed")

@@ -21,7 +21,7 @@ PRDC = ["precision", "recall", "density", "coverage"]
 VAE_IMAGE_KEYS = {
     "elbo", "nll_iwae", "bits_per_dim", "rate", "distortion", "active_units", "mutual_info", "marginal_kl",
     "prior_holes", "collapsed", *PRDC, "fid_domain", "kid_domain", *(f"{m}_vs_recon" for m in PRDC),
-    *(f"latent_{m}" for m in PRDC),
+    *(f"latent_{m}" for m in PRDC), "n_real", "n_generated", "kid_subset_size", "hole_draws",
 }
 
 
@@ -33,9 +33,16 @@ def quick_features(monkeypatch):
 def test_vae_on_images_gets_every_design_key(tmp_path):
     data = tiny_images()
     model = gl.build_model("vae", data, latent_dim=2)
-    record = evaluate(model, data, k=20, cache_dir=tmp_path).to_dict()
+    result = evaluate(model, data, k=20, cache_dir=tmp_path, n_generated=150, hole_draws=500)
+    record = result.to_dict()
     assert set(record) == VAE_IMAGE_KEYS | {"model", "data", "gausslab_version", "features"}
     assert record["features"] == "domain features (classifier trained on tiny-images)"
+    assert (record["n_real"], record["n_generated"], record["hole_draws"]) == (len(data.test), 150, 500)
+    assert record["kid_subset_size"] == min(len(data.test), 150)  # never larger than either set
+    assert result.per_example["test_nll"].shape == (len(data.test),)
+    assert record["nll_iwae"] == pytest.approx(float(result.per_example["test_nll"].astype(float).mean()), rel=1e-6)
+    assert result.per_example["prior_holes"].dtype == bool and len(result.per_example["prior_holes"]) == 500
+    assert record["prior_holes"] == result.per_example["prior_holes"].mean()
     assert record["model"] == "vae" and record["data"] == data.name and record["gausslab_version"] == gl.__version__
     assert isinstance(record["active_units"], int) and isinstance(record["collapsed"], bool)
     assert record["bits_per_dim"] == pytest.approx(record["nll_iwae"] / (64 * math.log(2)))
@@ -64,15 +71,19 @@ def test_unknown_metric_is_a_config_error():
 def test_gan_gets_sample_metrics_equal_to_direct_computation():
     data = tiny_vectors()
     model = gl.build_model("gan", data)
-    record = evaluate(model, data, seed=3).to_dict()
-    assert set(record) - {"model", "data", "gausslab_version"} == {*PRDC, "fid_domain", "kid_domain", "features"}
+    record = evaluate(model, data, seed=3, n_generated=300).to_dict()
+    assert set(record) - {"model", "data", "gausslab_version"} == {*PRDC, "fid_domain", "kid_domain", "features",
+                                                                   "n_real", "n_generated", "kid_subset_size"}
     assert record["features"] == "raw coordinates"
     with torch.no_grad():
-        fake = model.sample(len(data.test), generator=torch.Generator().manual_seed(3))
+        g = torch.Generator().manual_seed(3)
+        fake = torch.cat([model.sample(256, generator=g), model.sample(44, generator=g)])  # drawn in batches of 256
     want = prdc(data.test, fake, 5)
     assert all(record[key] == want[key] for key in PRDC)  # vectors: raw coordinates
+    assert (record["n_real"], record["n_generated"]) == (len(data.test), 300)
     assert record["fid_domain"] == pytest.approx(fid(data.test, fake), rel=1e-10)
-    assert record["kid_domain"] == pytest.approx(kid(data.test, fake, seed=3).mean, rel=1e-10)
+    size = min(len(data.test), 300)
+    assert record["kid_domain"] == pytest.approx(kid(data.test, fake, subset_size=size, seed=3).mean, rel=1e-10)
 
 
 def cubes(x: torch.Tensor) -> torch.Tensor:
@@ -83,7 +94,8 @@ def cubes(x: torch.Tensor) -> torch.Tensor:
 def test_own_features_callable_gives_metrics_in_that_space():
     data = tiny_vectors()
     model = gl.build_model("gan", data)
-    record = evaluate(model, data, seed=3, features=cubes, metrics=["prdc", "fid", "kid"]).to_dict()
+    record = evaluate(model, data, seed=3, features=cubes, metrics=["prdc", "fid", "kid"],
+                      n_generated=len(data.test)).to_dict()
     assert record["features"] == "custom (tests.evaluation.test_evaluate.cubes)"
     assert "fid_domain" not in record and "kid_domain" not in record
     with torch.no_grad():

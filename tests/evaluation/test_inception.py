@@ -74,7 +74,7 @@ def library_features(cls, path, x: torch.Tensor) -> torch.Tensor:
 @pytest.mark.slow
 def test_cli_evaluates_in_inception_features_equal_to_the_library(run, weights, small_inception, library):
     args = ["evaluate", str(run), "--features", "inception", "--features-weights", str(weights),
-            "--metrics", "fid,kid,prdc"]
+            "--metrics", "fid,kid,prdc", "--n-generated", "8"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     record = json.loads((run / "metrics.json").read_text())
@@ -86,6 +86,7 @@ def test_cli_evaluates_in_inception_features_equal_to_the_library(run, weights, 
         fake = model.sample(len(data.test), generator=torch.Generator().manual_seed(0))
     real_f, fake_f = (library_features(small_inception, weights, x) for x in (data.test, fake))
     assert real_f.shape == (8, 2048) and real_f.std() > 1e-3  # features of order 1, not a dead network
+    assert record["n_generated"] == 8
     assert record["kid_inception"] == pytest.approx(kid(real_f, fake_f).mean, rel=1e-9)
     mf = library.metric_fid
     theirs = mf.fid_statistics_to_metric(mf.fid_features_to_statistics(real_f), mf.fid_features_to_statistics(fake_f),

@@ -78,6 +78,16 @@ def test_active_units_count_units_whose_mean_varies():
     assert latent.active_units(mu, threshold=0.001) == 3
 
 
+def test_active_units_are_judged_on_the_priors_own_scale():
+    """A learned prior with marginal variance 100 in unit 0: a spread of 0.5 there is small, not active."""
+    mu = torch.randn(500, 2, generator=torch.Generator().manual_seed(0)) * math.sqrt(0.5)
+    var = mu.double().var(0)
+    assert latent.active_units(mu) == 2
+    assert latent.active_units(mu, prior_variance=torch.tensor([100.0, 1.0])) == 1
+    assert latent.active_units(mu, prior_variance=var / 0.01 * 1.001) == 0  # just above each unit's threshold
+    assert latent.active_units(mu, prior_variance=var / 0.01 * 0.999) == 2
+
+
 def test_log_aggregate_posterior_matches_brute_force(monkeypatch):
     g = torch.Generator().manual_seed(1)
     mu, std = torch.randn(40, 2, generator=g), torch.rand(40, 2, generator=g) + 0.2
@@ -100,6 +110,8 @@ def test_prior_hole_score():
     prior = torch.randn(2000, 2, generator=g)
     matched = latent.prior_hole_score(mu, std, prior, g)
     assert matched < 0.03  # ~ the 1% quantile by construction
+    members = latent.prior_hole_membership(mu, std, prior, torch.Generator().manual_seed(5))
+    assert members.dtype == torch.bool and members.shape == (2000,)
     assert latent.prior_hole_score(mu * 0.3 + 2.5, std * 0.3, prior, g) > 0.5  # q(z) misses most of p(z)
 
 
@@ -146,6 +158,9 @@ def test_latent_report_on_linear_gaussian_model():
     assert 0 <= report.prior_holes <= 1
     assert set(report.to_dict()) == {"rate", "distortion", "active_units", "mutual_info", "marginal_kl",
                                      "prior_holes", "collapsed"}
+    assert len(report.hole_membership) == len(x)  # one prior draw per example unless asked otherwise
+    more = latent_report(LinearGaussianVAE(), x, hole_draws=3000)
+    assert len(more.hole_membership) == 3000 and more.prior_holes == more.hole_membership.double().mean().item()
 
 
 def test_collapsed_posterior_is_flagged():

@@ -55,7 +55,8 @@ def test_every_mode_evenly_covered(ring8):
     modes = ring8.modes
     cov = mode_coverage(around(modes.centres, [40] * 8, 0.5 * modes.std), ring8)
     assert isinstance(cov, ModeCoverage)
-    assert cov.to_dict() == {"modes_captured": 8, "high_quality": 100.0, "reverse_kl": pytest.approx(0.0, abs=1e-12)}
+    assert cov.to_dict() == {"modes_captured": 8, "n_modes": 8, "high_quality": 100.0,
+                             "reverse_kl": pytest.approx(0.0, abs=1e-12)}
     assert cov.counts == [40] * 8 and cov.n_modes == 8
 
 
@@ -149,11 +150,16 @@ def test_toy_metrics_keys_and_values(ring8):
 
 def test_toy_metrics_of_models(ring8):
     gan = toy_metrics(build_model("gan", ring8, hidden=(8,), d_hidden=(8,)), ring8, n=300)
-    assert set(gan) == {"modes_captured", "high_quality", "reverse_kl", "kde_log_likelihood"}
+    assert set(gan) == {"modes_captured", "n_modes", "high_quality", "reverse_kl", "kde_log_likelihood",
+                        "true_test_log_likelihood"}
+    assert gan["true_test_log_likelihood"] == pytest.approx(ring8.log_prob(ring8.test.double()).mean().item())
     # A linear-Gaussian VAE with its exact posterior: every importance weight is p(x), so the IWAE estimate
-    # must equal the closed-form log-likelihood of the test points.
+    # must equal the closed-form log-likelihood of the test points, per example as in the mean.
     vae = linear_gaussian_vae(dim=2, latent=1)
     set_exact_posterior(vae)
-    out = toy_metrics(vae, ring8, n=300, iwae_k=10, seed=3)
-    assert out["test_log_likelihood"] == pytest.approx(exact_log_px(vae, ring8.test).mean().item(), abs=1e-4)
+    kept = {}
+    out = toy_metrics(vae, ring8, n=300, iwae_k=10, seed=3, keep=kept.__setitem__)
+    exact = exact_log_px(vae, ring8.test)
+    assert out["test_log_likelihood"] == pytest.approx(exact.mean().item(), abs=1e-4)
+    assert torch.allclose(kept["test_log_likelihood"].double(), exact.double(), atol=1e-3)
     assert {"modes_captured", "high_quality", "reverse_kl"} <= set(out)

@@ -8,6 +8,7 @@ import json
 import math
 import shutil
 
+import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
@@ -17,14 +18,17 @@ from gausslab.cli import app
 from gausslab.data.config import DataConfig
 from gausslab.core.errors import ConfigError
 from gausslab.models import build_model
+from gausslab.report.claims import CLAIMS
+from gausslab.report.doc import FONT_PX
 from gausslab.study.driver import split_overrides
 from gausslab.study.plan import Context, budget_width, generative_parameters, gmm_components, plan
 from gausslab.study.presets import PRESETS
-from tests.report.test_report import Page, check_cell
+from gausslab.study.status import STATUSES
+from tests import browser
+from tests.report.test_report import SECTIONS, Page, _strict, check_cell
 
 pytestmark = pytest.mark.xdist_group("study")  # one worker builds the shared study once; tests change only copies
 EVIL = "<script>alert(1)</script>"
-SECTIONS = ["s1-toys", "s2-mixtures", "s3-dimension", "s4-priors", "s5-gans", "s6-summary"]
 runner = CliRunner()
 
 
@@ -36,7 +40,7 @@ def _broken_expost(task, folder, ctx):
     raise RuntimeError(f"ex-post broke on {EVIL}")
 
 
-def _plan(seeds=1, sets=()):
+def _plan(seeds=2, sets=()):
     study_sets, run_sets = split_overrides(list(sets))
     ctx = Context(PRESETS["quick"].model_copy(update=study_sets), DataConfig(name="digits"), (1, 8, 8), 1437,
                   lambda dim: DataConfig(name=f"digits-d{dim}.npz"))
@@ -57,7 +61,8 @@ def test_plan_expands_seeds_and_applies_overrides_where_the_setting_exists():
     assert all(t.config.model.beta == 1.0 for t in iwae)
     assert {t.kind for t in tasks if t.section == "priors"} == {"train", "expost", "two-stage"}
     assert {t.data.n for t in tasks if t.tags.get("toy") == "ring8"} == {321}
-    assert {t.section for t in tasks} == {"toys", "mixtures", "dimension", "priors", "latent2d", "shapes", "gans"}
+    assert {t.section for t in tasks} == {"toys", "mixtures", "dimension", "priors", "latent2d", "ratedistortion",
+                                          "shapes", "gans"}
 
 
 @pytest.mark.parametrize("sets, needle", [(["model.betta=2"], "did you mean 'beta'"),
@@ -66,6 +71,13 @@ def test_plan_expands_seeds_and_applies_overrides_where_the_setting_exists():
 def test_bad_overrides_are_one_line_config_errors(sets, needle):
     with pytest.raises(ConfigError, match=needle):
         _plan(sets=sets)
+
+
+@pytest.mark.parametrize("option, value", [("--workers", "0"), ("--seeds", "0")])
+def test_bad_counts_are_one_line_errors(tmp_path, option, value):
+    result = study(tmp_path / "out", option, value)
+    assert result.exit_code == 2 and f"{option} must be a positive number, got {value}" in result.output
+    assert not (tmp_path / "out").exists()
 
 
 def _vae(width):
@@ -94,7 +106,7 @@ def first(tmp_path_factory):
     out = tmp_path_factory.mktemp("study") / EVIL.replace("/", "_")
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(execute.EXECUTORS, "expost", _broken_expost)
-        result = study(out)
+        result = study(out, "--workers", "1")  # the patch lives in this process only
     assert result.exit_code == 0, result.output
     return out, result.output
 
@@ -111,33 +123,40 @@ def test_report_sections_plots_and_numbers(first):
         assert src.startswith("data:image/png;base64,")
         Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).verify()
     assert all(link.startswith(("data:image/png;base64,", "#")) for link in page.links)
+    metrics = _strict((out / "metrics.json").read_text())
+    assert metrics["selection_split"] == "validation" and len(metrics["verdicts"]) == len(CLAIMS)
+    assert all(m["status"] in STATUSES for m in metrics.values() if isinstance(m, dict))
     keys = {key for _, key, _ in page.cells}
     assert {"test_nll", "n_parameters", "test_log_likelihood_k4", "fid_domain", "precision"} <= keys
-    # Each cell against the run folders' own metrics.json, grouped by run name without its seed suffix.
+    # Each cell against the run folders' own metrics.json, grouped by run name without its seed suffix;
+    # only runs the study's metrics.json calls ok are averaged.
     runs_metrics = {p.parent.name: json.loads(p.read_text()) for p in (out / "runs").glob("*/metrics.json")}
     for runs, key, text in page.cells:
         group = runs[0].rsplit("-s", 1)[0]
         want = sorted(name for name, m in runs_metrics.items() if name.rsplit("-s", 1)[0] == group
+                      and metrics[name]["status"] == "ok"
                       and isinstance(m.get(key), (int, float)) and math.isfinite(m[key]))
         assert sorted(runs) == want, (key, runs, want)
         check_cell(text, [float(runs_metrics[name][key]) for name in want])
-    shown = {(tuple(runs), key) for runs, key, _ in page.cells}
-    iwae = f"prior-iwae{PRESETS['quick'].iwae_ks[0]}-s0"
-    assert {((iwae,), "test_nll"), ((iwae,), "active_units"), (("prior-two-stage-s0",), "fid_domain"),
-            (("prior-two-stage-s0",), "prior_holes")} <= shown
+    shown = {(runs[0].rsplit("-s", 1)[0], key) for runs, key, _ in page.cells}
+    iwae = f"prior-iwae{PRESETS['quick'].iwae_ks[0]}"
+    assert {(iwae, "test_nll"), (iwae, "active_units"), ("prior-two-stage", "fid_domain"),
+            ("prior-two-stage", "prior_holes")} <= shown
     markdown = (out / "report.md").read_text().splitlines()
-    assert sum(line.startswith("## ") for line in markdown) == len(SECTIONS)
+    assert sum(line.startswith("## ") for line in markdown) == len(SECTIONS) + 1  # + "About this study"
+    assert next(line for line in markdown if line.startswith("## ")) == "## Which of the paper's claims hold on this data?"
 
 
 @pytest.mark.slow
 def test_failed_run_is_reported_and_markup_escaped(first):
     out, _ = first
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["prior-expost-s0"]["status"] == "failed"
-    assert sum(m["status"] == "finished" for m in metrics.values()) == len(metrics) - 1
+    assert [metrics[f"prior-expost-s{s}"]["status"] for s in (0, 1)] == ["failed", "failed"]
+    runs = {name: m for name, m in metrics.items() if isinstance(m, dict)}
+    assert sum(m["status"] == "failed" for m in runs.values()) == 2 and len(runs) == len(_plan())
     html = (out / "report.html").read_text()
     assert "<script" not in html and "&lt;script&gt;" in html
-    failure = f"prior-expost-s0 (VAE (N(0, I) prior) + ex-post sampler) failed: RuntimeError: ex-post broke on {EVIL}"
+    failure = f"prior-expost-s0 (VAE (N(0, I) prior) + ex-post sampler): failed — RuntimeError: ex-post broke on {EVIL}"
     assert failure in " ".join(Page(html).text)
 
 
@@ -149,10 +168,30 @@ def test_rerun_skips_finished_runs_and_retries_the_failed_one(first, tmp_path):
     before = {p: p.stat().st_mtime_ns for p in finished + list((out / "runs").glob("*/model.safetensors"))}
     result = study(out)
     assert result.exit_code == 0, result.output
-    assert f"runs: 1 finished, {len(finished)} skipped" in result.output
+    assert f"runs: 2 finished, {len(finished)} skipped" in result.output
     assert {p: p.stat().st_mtime_ns for p in before} == before
-    assert json.loads((out / "metrics.json").read_text())["prior-expost-s0"]["status"] == "finished"
-    assert "failed:" not in " ".join(Page((out / "report.html").read_text()).text)
+    assert json.loads((out / "metrics.json").read_text())["prior-expost-s0"]["status"] != "failed"
+    assert ": failed —" not in " ".join(Page((out / "report.html").read_text()).text)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [800, 1280])
+def test_report_reads_well_in_a_real_browser(first, width):
+    """Measured by chromium: nothing runs off the page, tables scroll in their own box, chart text >= 10 px,
+    image grids >= 48 px per image; and a screenshot whose right margin stays empty."""
+    assert browser.available(), "this test needs Debian's chromium: apt-get install chromium"
+    html = (first[0] / "report.html").read_text()
+    m = browser.measure(html, width)
+    assert m["viewport"] <= width and m["page"] <= m["viewport"]
+    assert m["tables"] and all(t["right"] <= m["viewport"] for t in m["tables"])
+    if width == 800:
+        assert any(t["inner"] > t["outer"] for t in m["tables"])  # a wide table scrolls inside its box
+    assert m["charts"] and all(c["shown"] / c["natural"] * FONT_PX >= 10 for c in m["charts"])
+    assert m["grids"] and all(g["shown"] / g["natural"] * g["cell"] >= 48 for g in m["grids"])
+    shot = Image.open(io.BytesIO(browser.screenshot(html, width))).convert("L")
+    assert shot.size[0] == width
+    margin = np.asarray(shot)[:, -8:]  # the page's right padding: no content may reach it
+    assert (margin >= 245).all()
 
 
 @pytest.mark.slow

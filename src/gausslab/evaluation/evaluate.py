@@ -3,9 +3,11 @@
 `METRICS` maps a name to a function of the shared `EvalContext` returning `{key: value}` with
 DESIGN.md's keys, or `{}` when it does not apply (e.g. `nll_iwae` for a GAN). Samples, features
 and test examples are computed once and shared. Everything is seeded; torch's global RNG is left
-as it was. Sample metrics use domain features (`metrics.features`), hence `fid_domain`/`kid_domain`,
+as it was. Sample metrics use domain features (`evaluation.features`), hence `fid_domain`/`kid_domain`,
 unless another feature space is chosen (`FEATURE_SPACES`, or a callable): then `fid_<key>`/`kid_<key>`.
-The record's `features` names the space whenever a sample metric was computed.
+The record's `features` names the space whenever a sample metric was computed. Sample metrics compare
+the test examples (`n_real`) with `n_generated` model draws. Metrics that average a per-example
+quantity also keep it (`Evaluation.per_example`), for intervals over examples.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from gausslab.version import __version__
 from gausslab.data import Dataset
-from gausslab.core.errors import lookup
+from gausslab.core.errors import ConfigError, lookup
 from gausslab.evaluation import features, inception
 from gausslab.metrics import disentangle, latent, nll, samples
 from gausslab.metrics.toy import toy_metrics
@@ -35,6 +38,9 @@ class Evaluation:
     model: str
     data: str
     values: dict[str, Any] = field(default_factory=dict)
+    # per-example values behind some means: `test_nll` / `test_log_likelihood` [test examples] (nats),
+    # `prior_holes` [prior draws] (bool), `kde_log_likelihood` [test examples]
+    per_example: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "data": self.data, "gausslab_version": __version__, **self.values}
@@ -47,7 +53,9 @@ class EvalContext:
     model: GenerativeModel
     data: Dataset
     k: int  # IWAE importance samples
-    n: int  # test examples used (and samples drawn)
+    n: int  # test examples used
+    n_generated: int  # model samples drawn for the sample metrics
+    hole_draws: int  # prior draws scored by the prior-hole metric
     prdc_k: int
     cache_dir: Path | None
     seed: int
@@ -55,6 +63,12 @@ class EvalContext:
     sampler: Any | None  # latent sampler with sample(n, generator) for VAEs (e.g. an ex-post mixture)
     feature_weights: Path | None
     features: str | Callable  # a name in FEATURE_SPACES, or a callable x [N, *shape] -> [N, F]
+    per_example: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def keep(self, key: str, values: torch.Tensor) -> None:
+        """Keep the per-example values behind the metric `key` (float32, or bool for memberships)."""
+        array = values.detach().cpu().numpy()
+        self.per_example[key] = array if array.dtype == bool else array.astype(np.float32)
 
     @property
     def is_vae(self) -> bool:
@@ -80,11 +94,15 @@ class EvalContext:
 
     @cached_property
     def fake_features(self) -> Tensor:
-        """Features of len(x) model samples, drawn in batches from one seeded generator."""
+        """Features of `n_generated` model samples, drawn in batches from one seeded generator."""
         options = {"sampler": self.sampler} if self.is_vae and self.sampler is not None else {}
         g = self.generator()
-        batches = [self.model.sample(len(part), generator=g, **options).float() for part in self.x.split(self.batch)]
-        return self.extractor(torch.cat(batches))
+        sizes = [min(self.batch, self.n_generated - start) for start in range(0, self.n_generated, self.batch)]
+        return self.extractor(torch.cat([self.model.sample(size, generator=g, **options).float() for size in sizes]))
+
+    def counts(self) -> dict[str, int]:
+        """The sizes every sample metric rests on."""
+        return {"n_real": len(self.real_features), "n_generated": len(self.fake_features)}
 
     @property
     def neighbours(self) -> int:
@@ -102,6 +120,7 @@ def _nll_iwae(ctx: EvalContext) -> dict[str, Any]:
     if not ctx.is_vae:
         return {}
     result = nll.iwae_nll(ctx.model, ctx.x, k=ctx.k, batch=max(1, ctx.batch // 4), seed=ctx.seed)
+    ctx.keep("test_nll", result.per_example)
     out = {"nll_iwae": result.nats}
     if result.bits_per_dim is not None:
         out["bits_per_dim"] = result.bits_per_dim
@@ -109,19 +128,25 @@ def _nll_iwae(ctx: EvalContext) -> dict[str, Any]:
 
 
 def _latent(ctx: EvalContext) -> dict[str, Any]:
-    return latent.latent_report(ctx.model, ctx.x, seed=ctx.seed).to_dict() if ctx.is_vae else {}
+    if not ctx.is_vae:
+        return {}
+    report = latent.latent_report(ctx.model, ctx.x, seed=ctx.seed, hole_draws=ctx.hole_draws)
+    ctx.keep("prior_holes", report.hole_membership)
+    return report.to_dict() | {"hole_draws": len(report.hole_membership)}
 
 
 def _prdc(ctx: EvalContext) -> dict[str, Any]:
-    return samples.prdc(ctx.real_features, ctx.fake_features, ctx.neighbours)
+    return samples.prdc(ctx.real_features, ctx.fake_features, ctx.neighbours) | ctx.counts()
 
 
 def _fid(ctx: EvalContext) -> dict[str, Any]:
-    return {f"fid_{ctx.extractor.key}": samples.fid(ctx.real_features, ctx.fake_features)}
+    return {f"fid_{ctx.extractor.key}": samples.fid(ctx.real_features, ctx.fake_features)} | ctx.counts()
 
 
 def _kid(ctx: EvalContext) -> dict[str, Any]:
-    return {f"kid_{ctx.extractor.key}": samples.kid(ctx.real_features, ctx.fake_features, seed=ctx.seed).mean}
+    size = min(KID_SUBSET, len(ctx.real_features), len(ctx.fake_features))  # never larger than either set
+    result = samples.kid(ctx.real_features, ctx.fake_features, subset_size=size, seed=ctx.seed)
+    return {f"kid_{ctx.extractor.key}": result.mean, "kid_subset_size": size} | ctx.counts()
 
 
 def _latent_fidelity(ctx: EvalContext) -> dict[str, Any]:
@@ -148,24 +173,26 @@ def _toy(ctx: EvalContext) -> dict[str, Any]:
     """Mode coverage and exact-density test log-likelihood on toys (`metrics.toy`)."""
     if ctx.data.modes is None and ctx.data.log_prob is None:
         return {}
-    return toy_metrics(ctx.model, ctx.data, seed=ctx.seed, iwae_k=ctx.k)
+    return toy_metrics(ctx.model, ctx.data, seed=ctx.seed, iwae_k=ctx.k, keep=ctx.keep)
 
 
 def _test_log_likelihood(ctx: EvalContext) -> dict[str, Any]:
     """Mean exact log p(x) on the test examples, for models with a density (GMM)."""
     if not hasattr(ctx.model, "log_prob"):
         return {}
-    values = torch.cat([ctx.model.log_prob(c) for c in ctx.x.split(ctx.batch)])
-    return {"test_log_likelihood": values.double().mean().item()}
+    values = torch.cat([ctx.model.log_prob(c) for c in ctx.x.split(ctx.batch)]).double()
+    ctx.keep("test_log_likelihood", values)
+    return {"test_log_likelihood": values.mean().item()}
 
 
+KID_SUBSET = 1000  # Bińkowski et al. 2018's subset size, capped at the sets' sizes
 METRICS: dict[str, Callable[[EvalContext], dict[str, Any]]] = {
     "elbo": _elbo,
     "nll_iwae": _nll_iwae,  # with bits_per_dim for images
     "latent": _latent,  # rate, distortion, active_units, mutual_info, marginal_kl, prior_holes, collapsed
-    "prdc": _prdc,  # precision, recall, density, coverage (domain features)
+    "prdc": _prdc,  # precision, recall, density, coverage (domain features), n_real, n_generated
     "fid": _fid,  # fid_domain
-    "kid": _kid,  # kid_domain
+    "kid": _kid,  # kid_domain, kid_subset_size
     "latent_fidelity": _latent_fidelity,  # *_vs_recon and latent_* PRDC
     "disentanglement": _disentanglement,  # mig, dci_* (data with factors)
     "toy": _toy,  # modes_captured, high_quality, reverse_kl, test_log_likelihood (toys)
@@ -198,6 +225,8 @@ def evaluate(
     cache_dir: str | Path | None = None,
     *,
     n: int = 2000,
+    n_generated: int = 2000,
+    hole_draws: int = 10_000,
     prdc_k: int = 5,
     seed: int = 0,
     batch: int = 256,
@@ -207,20 +236,25 @@ def evaluate(
 ) -> Evaluation:
     """Every metric in `metrics` (default: all of `METRICS`) that applies to this model and data, on `data.test`.
 
-    k: IWAE importance samples per example. n: at most this many test examples (and as many samples).
+    k: IWAE importance samples per example. n: at most this many test examples. n_generated:
+    model samples drawn for the sample metrics. hole_draws: prior draws scored by the prior-hole metric.
     cache_dir: where the domain feature extractor is cached (the run folder). sampler: evaluate VAE
     samples drawn from this latent sampler instead of the prior. features: the feature space of the
     sample metrics, a name in `FEATURE_SPACES` or a callable x [N, *shape] -> [N, F] (batches of
     rows). feature_weights: the weights file of the named space (the domain network's safetensors,
-    see `metrics.features.extractor`; Inception-v3's, see `metrics.inception`).
+    see `evaluation.features.extractor`; Inception-v3's, see `evaluation.inception`).
     """
     names = [metrics] if isinstance(metrics, str) else list(metrics if metrics is not None else METRICS)
     chosen = {name: lookup(METRICS, "metric", name) for name in names}
     if isinstance(features, str):
         lookup(FEATURE_SPACES, "feature space", features)
     model.eval()
-    ctx = EvalContext(model, data, k, n, prdc_k, Path(cache_dir) if cache_dir is not None else None, seed, batch,
-                      sampler, Path(feature_weights) if feature_weights is not None else None, features)
+    for name, value in (("n_generated", n_generated), ("hole_draws", hole_draws), ("n", n)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+            raise ConfigError(f"{name}={value!r} is not allowed; it must be an integer >= 2")
+    ctx = EvalContext(model, data, k, n, n_generated, hole_draws, prdc_k,
+                      Path(cache_dir) if cache_dir is not None else None, seed, batch, sampler,
+                      Path(feature_weights) if feature_weights is not None else None, features)
     values: dict[str, Any] = {}
     with torch.random.fork_rng(devices=[ctx.x.device] if ctx.x.device.type == "cuda" else []):
         if any(name in SAMPLE_METRICS for name in chosen):
@@ -228,4 +262,4 @@ def evaluate(
         for compute in chosen.values():
             torch.manual_seed(seed)
             values |= compute(ctx)
-    return Evaluation(type(model).__name__.lower(), data.name, values)
+    return Evaluation(type(model).__name__.lower(), data.name, values, ctx.per_example)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import Tensor
@@ -37,14 +37,15 @@ class LatentReport:
 
     rate: float  # mean KL(q(z|x) || p(z)): closed form when the prior has one, else Monte Carlo
     distortion: float  # mean -log p(x|z), z ~ q(z|x)
-    active_units: int  # Burda et al. 2016: Var_x(E_q[z_u]) > 0.01
+    active_units: int  # Burda et al. 2016: Var_x(E_q[z_u]) > 0.01 x the prior's variance of unit u
     mutual_info: float  # I(x; z) under the aggregate posterior
     marginal_kl: float  # KL(q(z) || p(z))
     prior_holes: float  # see `prior_hole_score`
     collapsed: bool  # no active unit, or rate < 0.01 nats
+    hole_membership: Tensor | None = field(default=None, repr=False)  # [S] bool: prior draw s lies in a hole
 
     def to_dict(self) -> dict[str, float | int | bool]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "hole_membership"}
 
 
 def diagonal_normal_log_prob(z: Tensor, mu: Tensor, std: Tensor) -> Tensor:
@@ -102,27 +103,37 @@ def _own_log_prob(z: Tensor, mu: Tensor, std: Tensor) -> Tensor:
     return (-0.5 * ((z - mu) / std).square() - std.log() - 0.5 * math.log(2 * math.pi)).sum(1)
 
 
-def active_units(mu: Tensor, threshold: float = 0.01) -> int:
+def active_units(mu: Tensor, threshold: float = 0.01, prior_variance: Tensor | None = None) -> int:
     """Units whose posterior mean varies across examples: Var_x(E_q[z_u]) > threshold (Burda et al. 2016).
 
-    Unbiased sample variance over the N examples.
+    Unbiased sample variance over the N examples. Burda et al.'s 0.01 is relative to N(0, I), whose
+    units have variance 1; with `prior_variance` [D] (a learned prior's marginal variance per unit,
+    which need not be 1) the threshold is scaled by it, so "active" means the same for every prior.
     """
-    return int((mu.double().var(dim=0) > threshold).sum())
+    scale = 1.0 if prior_variance is None else prior_variance.to(mu.device).double()
+    return int((mu.double().var(dim=0) > threshold * scale).sum())
 
 
-def prior_hole_score(mu: Tensor, std: Tensor, prior_samples: Tensor, generator: torch.Generator,
-                     quantile: float = 0.01) -> float:
-    """Fraction of prior samples lying where the aggregate posterior q(z) is rare.
+def prior_hole_membership(mu: Tensor, std: Tensor, prior_samples: Tensor, generator: torch.Generator,
+                          quantile: float = 0.01) -> Tensor:
+    """For each prior sample [S], whether it lies where the aggregate posterior q(z) is rare [S] bool.
 
     "Rare" is below the `quantile` (1%) of log q(z) at q's own samples z_n ~ q(z|x_n), each scored
-    leave-one-out (without its own component, which would flatter it). So the score is ~0.01 when
-    q(z) = p(z), and approaches 1 as the prior's mass moves into holes of q(z) — regions the
-    decoder never saw in training (Rezende & Viola 2018; Dai & Wipf 2019).
+    leave-one-out (without its own component, which would flatter it). So about 1% of draws are
+    members when q(z) = p(z) (slightly fewer: a draw is scored against all N components), and
+    nearly all as the prior's mass moves into holes of q(z) — regions the decoder never saw in
+    training (Rezende & Viola 2018; Dai & Wipf 2019).
     """
     z = sample_posterior(mu, std, generator)
     own = log_aggregate_posterior(z, mu, std, exclude=torch.arange(len(mu), device=mu.device))
     cut = torch.quantile(own, quantile)
-    return (log_aggregate_posterior(prior_samples, mu, std) < cut).double().mean().item()
+    return (log_aggregate_posterior(prior_samples, mu, std) < cut).cpu()
+
+
+def prior_hole_score(mu: Tensor, std: Tensor, prior_samples: Tensor, generator: torch.Generator,
+                     quantile: float = 0.01) -> float:
+    """Fraction of prior samples lying where the aggregate posterior q(z) is rare (`prior_hole_membership`)."""
+    return prior_hole_membership(mu, std, prior_samples, generator, quantile).double().mean().item()
 
 
 @torch.inference_mode()
@@ -133,11 +144,14 @@ def encode_all(model, x: Tensor, batch: int = 512) -> tuple[Tensor, Tensor]:
 
 
 @torch.inference_mode()
-def latent_report(model, x: Tensor, samples: int = 1, batch: int = 512, seed: int = 0) -> LatentReport:
+def latent_report(model, x: Tensor, samples: int = 1, batch: int = 512, seed: int = 0,
+                  hole_draws: int | None = None) -> LatentReport:
     """Every latent diagnostic of `model` on examples x [N, *shape] (e.g. the test split).
 
     model: a VAE (`encode`, `prior` with `log_prob`/`sample` and optionally closed-form `kl`,
     `decoder_params`, `likelihood.log_prob`). samples: z draws per example for the Monte Carlo terms.
+    hole_draws: prior draws scored for holes (default N); they also give the prior's variance per
+    unit, the scale of the active-unit threshold.
     """
     model.eval()
     x = x.to(model.device)
@@ -149,19 +163,33 @@ def latent_report(model, x: Tensor, samples: int = 1, batch: int = 512, seed: in
     z = sample_posterior(mu, std, g)
     distortion = -torch.cat([model.likelihood.log_prob(model.decoder_params(zc), xc)
                              for zc, xc in zip(z.split(batch), x.split(batch))]).double().mean().item()
-    units = active_units(mu)
-    holes = prior_hole_score(mu, std, model.prior.sample(len(x), generator=g), g)
-    return LatentReport(rate, distortion, units, terms.mutual_info, terms.marginal_kl, holes,
-                        collapsed=units == 0 or rate < 0.01)
+    draws = model.prior.sample(hole_draws or len(x), generator=g)  # [S, D]
+    units = active_units(mu, prior_variance=_prior_variance(model.prior, draws))
+    members = prior_hole_membership(mu, std, draws, g)
+    return LatentReport(rate, distortion, units, terms.mutual_info, terms.marginal_kl, members.double().mean().item(),
+                        collapsed=units == 0 or rate < 0.01, hole_membership=members)
+
+
+def _prior_variance(prior, draws: Tensor) -> Tensor | None:
+    """Per-unit variance of the prior: None (exactly 1) for N(0, I), the one prior with a closed-form KL;
+    estimated from its draws [D] for learned priors."""
+    return None if getattr(prior, "kl", None) is not None else draws.double().var(dim=0)
 
 
 @torch.inference_mode()
-def sampler_hole_score(model, x: Tensor, sampler, seed: int = 0, batch: int = 512) -> float:
-    """`prior_hole_score` of len(x) draws of `sampler` (`sample(n, generator) -> z [n, D]`, e.g. an ex-post
-    mixture) instead of the prior's, against the aggregate posterior of examples x."""
+def sampler_hole_membership(model, x: Tensor, sampler, seed: int = 0, draws: int | None = None,
+                            batch: int = 512) -> Tensor:
+    """`prior_hole_membership` [draws] bool of `draws` (default len(x)) latents of `sampler`
+    (`sample(n, generator) -> z [n, D]`, e.g. an ex-post mixture) in place of the prior's, against the
+    aggregate posterior of examples x."""
     mu, std = encode_all(model, x, batch)
     g = torch.Generator(model.device).manual_seed(seed)
-    return prior_hole_score(mu, std, sampler.sample(len(mu), generator=g).to(mu), g)
+    return prior_hole_membership(mu, std, sampler.sample(draws or len(mu), generator=g).to(mu), g)
+
+
+def sampler_hole_score(model, x: Tensor, sampler, seed: int = 0, batch: int = 512) -> float:
+    """Share of len(x) sampler draws in holes: the mean of `sampler_hole_membership`."""
+    return sampler_hole_membership(model, x, sampler, seed, batch=batch).double().mean().item()
 
 
 def _closed_form_rate(model, mu: Tensor, std: Tensor) -> float | None:
@@ -195,5 +223,6 @@ def latent_fidelity(model, x: Tensor, features: Callable[[Tensor], Tensor], k: i
 
 __all__ = [
     "AggregateTerms", "LatentReport", "active_units", "aggregate_posterior_terms", "diagonal_normal_log_prob",
-    "latent_fidelity", "latent_report", "log_aggregate_posterior", "prior_hole_score", "sampler_hole_score",
+    "latent_fidelity", "latent_report", "log_aggregate_posterior", "prior_hole_membership", "prior_hole_score",
+    "sampler_hole_membership", "sampler_hole_score",
 ]

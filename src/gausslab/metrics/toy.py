@@ -21,6 +21,7 @@ from torch import Tensor
 from gausslab.data import Dataset, Modes
 from gausslab.core.errors import DataError
 
+Keep = Callable[[str, Tensor], None]  # receives per-example values behind a mean
 HIGH_QUALITY_STDS = 3.0  # VEEGAN / PacGAN: "within three standard deviations" of a mode
 
 
@@ -35,7 +36,7 @@ class ModeCoverage:
     counts: list[int] = field(default_factory=list)  # high-quality samples per mode [M]
 
     def to_dict(self) -> dict[str, float]:
-        return {"modes_captured": self.modes_captured, "high_quality": self.high_quality,
+        return {"modes_captured": self.modes_captured, "n_modes": self.n_modes, "high_quality": self.high_quality,
                 "reverse_kl": self.reverse_kl}
 
 
@@ -102,20 +103,30 @@ def _iwae(model, x: Tensor, iwae_k: int) -> Tensor:
 LIKELIHOODS: dict[str, Callable[[Any, Tensor, int], Tensor]] = {"log_prob": _exact, "iwae_bound": _iwae}
 
 
-def held_out_log_likelihood(model, data: Dataset, samples: Tensor, iwae_k: int = 1000) -> dict[str, float]:
+def held_out_log_likelihood(model, data: Dataset, samples: Tensor, iwae_k: int = 1000,
+                            keep: Keep | None = None) -> dict[str, float]:
     """Mean log-likelihood of `data.test` under the model: `test_log_likelihood` (exact, or the IWAE
-    bound), or `kde_log_likelihood` (a KDE on `samples`) for models without a density."""
+    bound), or `kde_log_likelihood` (a KDE on `samples`) for models without a density; `keep(key,
+    values)` receives the per-example values [M], and `true_test_log_likelihood` is the data's own."""
     test = data.test.flatten(1)
+    key, values = "kde_log_likelihood", None
     for method, estimate in LIKELIHOODS.items():
         if hasattr(model, method):
-            return {"test_log_likelihood": estimate(model, test.to(model.device), iwae_k).double().mean().item()}
-    return {"kde_log_likelihood": kde_log_likelihood(samples.flatten(1).cpu(), test).mean().item()}
+            key, values = "test_log_likelihood", estimate(model, test.to(model.device), iwae_k).double().cpu()
+            break
+    if values is None:
+        values = kde_log_likelihood(samples.flatten(1).cpu(), test)
+    if keep is not None:
+        keep(key, values)
+    return {key: values.mean().item(), "true_test_log_likelihood": data.log_prob(test.double()).mean().item()}
 
 
 @torch.inference_mode()
-def toy_metrics(model, data: Dataset, n: int = 2500, seed: int = 0, iwae_k: int = 1000) -> dict[str, float]:
+def toy_metrics(model, data: Dataset, n: int = 2500, seed: int = 0, iwae_k: int = 1000,
+                keep: Keep | None = None) -> dict[str, float]:
     """The toy protocol on `n` seeded samples: mode coverage (when `data.modes` is known) and the test
-    log-likelihood (on toys with an exact density, whose own `data.log_prob(data.test)` is the reference)."""
+    log-likelihood (on toys with an exact density, whose own `data.log_prob(data.test)` is the reference).
+    keep: receives per-example test log-likelihoods (see `held_out_log_likelihood`)."""
     model.eval()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -124,7 +135,7 @@ def toy_metrics(model, data: Dataset, n: int = 2500, seed: int = 0, iwae_k: int 
         if data.modes is not None:
             out |= mode_coverage(samples, data).to_dict()
         if data.log_prob is not None:
-            out |= held_out_log_likelihood(model, data, samples, iwae_k)
+            out |= held_out_log_likelihood(model, data, samples, iwae_k, keep)
     return out
 
 

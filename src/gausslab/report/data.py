@@ -1,13 +1,18 @@
-"""The study folder read back for the report: runs grouped over seeds, per section, with their status."""
+"""The study folder read back for the report: runs grouped over seeds, per section, with their status.
+
+Tables and verdicts use the runs whose status is `ok` (`study.status`); the others are counted
+and named beside the numbers, never averaged in.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gausslab.report.doc import Cell, Stat, metric_cell, stat
-from gausslab.study.record import RunResult, StudyInfo, read_run, read_study_info
+from gausslab.study.record import RunResult, StudyInfo, read_runs, read_study_info
 
 
 @dataclass
@@ -22,12 +27,21 @@ class Group:
 
     @property
     def finished(self) -> dict[str, dict[str, Any]]:
-        """run name -> metrics of the runs that finished."""
-        return {r.task.name: r.metrics for r in self.runs if r.status == "finished"}
+        """run name -> metrics of the runs whose status is ok (what tables and verdicts use)."""
+        return {r.task.name: r.metrics for r in self.ok_runs}
+
+    @property
+    def ok_runs(self) -> list[RunResult]:
+        return [r for r in self.runs if r.ok]
+
+    @property
+    def left_out(self) -> list[RunResult]:
+        """Runs that are not ok, pending ones included."""
+        return [r for r in self.runs if not r.ok]
 
     @property
     def failed(self) -> list[RunResult]:
-        return [r for r in self.runs if r.status == "failed"]
+        return [r for r in self.runs if r.state == "failed"]
 
     def stat(self, key: str) -> Stat:
         return stat(self.finished, key)
@@ -35,19 +49,23 @@ class Group:
     def cell(self, key: str) -> Cell:
         return metric_cell(self.finished, key)
 
+    def by_seed(self, key: str) -> dict[int, RunResult]:
+        """seed -> the ok run that recorded a number for `key`."""
+        return {r.task.seed: r for r in self.ok_runs if stat({r.task.name: r.metrics}, key).n}
+
     def figure(self, kind: str) -> tuple[Path, int] | None:
-        """The picture `kind` of the first seed that drew it, with that seed."""
-        for run in self.runs:
+        """The picture `kind` of the first ok seed that drew it (else any finished seed), with that seed."""
+        for run in sorted(self.runs, key=lambda r: (not r.ok, r.task.seed)):
             path = run.figure(kind)
-            if path is not None and run.status == "finished":
+            if path is not None and run.state == "finished":
                 return path, run.task.seed
         return None
 
     def status_cell(self) -> Cell:
-        """'3/3' finished, or e.g. '2/3 (1 failed)'."""
-        done, failed = len(self.finished), len(self.failed)
-        text = f"{done}/{len(self.runs)}" + (f" ({failed} failed)" if failed else "")
-        return Cell(text)
+        """'3/3 ok', or e.g. '1/3 ok; 2 posterior-collapse'."""
+        text = f"{len(self.ok_runs)}/{len(self.runs)} ok"
+        others = Counter(r.status.name for r in self.left_out)
+        return Cell("; ".join([text, *(f"{n} {name}" for name, n in others.items())]))
 
 
 @dataclass
@@ -72,7 +90,7 @@ def load_view(root: Path) -> StudyView:
     root = Path(root)
     info = read_study_info(root)
     groups: dict[str, Group] = {}
-    for task in info.tasks:
-        g = groups.setdefault(task.group, Group(task.group, task.label, task.section, dict(task.tags), []))
-        g.runs.append(read_run(root, task))
+    for run in read_runs(root, info):
+        task = run.task
+        groups.setdefault(task.group, Group(task.group, task.label, task.section, dict(task.tags), [])).runs.append(run)
     return StudyView(root, info, list(groups.values()))

@@ -2,7 +2,9 @@
 
 Every number in a table is a `Cell` that names the runs and the metrics.json key it summarises,
 so a reader (or a test) can trace it back: one run shows its value, several seeds `mean ± std`
-(sample standard deviation, ddof = 1).
+(sample standard deviation, ddof = 1), rounded to what the spread supports (`study.stats`).
+Figures say what they are: a `chart` (text drawn at `FONT_PX` or more) or an image `grid` (each
+image `cell_px` pixels wide), so the page can show them at a size where both stay readable.
 """
 
 from __future__ import annotations
@@ -10,7 +12,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Literal, Union
+
+from gausslab.study.stats import decimals, format_mean_sd, round_to
+
+FONT_PX = 11.1  # the smallest chart text: 8 pt at 100 dpi (gausslab.plots)
 
 
 @dataclass
@@ -18,6 +24,7 @@ class Cell:
     text: str
     runs: tuple[str, ...] = ()  # run names whose metrics.json values this cell summarises
     key: str = ""  # the metrics.json key
+    href: str = ""  # a link within the page (e.g. "#s4-priors")
 
 
 @dataclass
@@ -25,12 +32,16 @@ class Table:
     columns: list[str]
     rows: list[list[Cell]]
     caption: str = ""
+    notes: list[str] = field(default_factory=list)  # units and sizes, shown under the table
+    warnings: list[str] = field(default_factory=list)  # shown prominently (e.g. a metric on < 1,000 points)
 
 
 @dataclass
 class Figure:
     path: Path
     caption: str
+    kind: Literal["chart", "grid"] = "chart"
+    cell_px: int = 0  # grids: pixels per image in the PNG
 
 
 @dataclass
@@ -69,6 +80,7 @@ class Document:
     header: list[tuple[str, str]]
     sections: list[Section]
     root: Path  # the study folder (figure paths are shown relative to it in Markdown)
+    opening: int = 0  # sections shown before the header (the verdicts)
 
 
 @dataclass
@@ -105,24 +117,24 @@ def _is_number(v: Any) -> bool:
 
 
 def number(v: float) -> str:
-    """4 significant digits; whole numbers in full with thousands separators."""
+    """3 significant digits; whole numbers in full with thousands separators."""
     if not math.isfinite(v):
         return str(v)
     if v == int(v) and abs(v) < 1e15:
         return f"{int(v):,}"
-    if abs(v) >= 1000:
-        return f"{v:,.1f}"
-    return f"{v:.4g}"
+    text = round_to(v, decimals(None, v))
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def format_stat(s: Stat) -> str:
-    """'—' (no value), '3.142' (one seed) or '3.142 ± 0.05' (several)."""
+    """'—' (no value), '3.14' (one seed, or seeds that agree exactly: the runs column gives their number) or
+    '3.1 ± 0.052' (several: the mean to what its sd supports)."""
     if s.n == 0:
         return "—"
     if s.n == 1:
         return number(s.mean)
     std = 0.0 if s.std < 1e-9 * max(1.0, abs(s.mean)) else s.std  # float round-off between equal seeds
-    return f"{number(s.mean)} ± {number(std)}"
+    return number(s.mean) if std == 0.0 else format_mean_sd(s.mean, std)
 
 
 def format_values(values: list[Any]) -> str:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from gausslab.report.doc import Block, Bullets, Document, FigureRow, Heading, Paragraph, Section, Table
+from gausslab.report.doc import Block, Bullets, Cell, Document, FigureRow, Heading, Paragraph, Section, Table
 
 
 def render(doc: Document) -> str:
-    lines = [f"# {doc.title}", "", *(f"- **{k}**: {_inline(v)}" for k, v in doc.header), ""]
-    for section in doc.sections:
+    lines = [f"# {doc.title}", ""]
+    for section in doc.sections[: doc.opening]:
+        lines += _section(section, doc)
+    lines += ["## About this study", "", *(f"- **{k}**: {_inline(v)}" for k, v in doc.header), ""]
+    for section in doc.sections[doc.opening :]:
         lines += _section(section, doc)
     return "\n".join(lines) + "\n"
 
@@ -29,10 +32,16 @@ def _section(s: Section, doc: Document) -> list[str]:
 
 def _table(t: Table, doc: Document) -> list[str]:
     caption = [f"*{_inline(t.caption)}*", ""] if t.caption else []
+    warnings = [f"> ⚠ {_inline(w)}" for w in t.warnings] + ([""] if t.warnings else [])
     head = "| " + " | ".join(_inline(c) for c in t.columns) + " |"
     rule = "|" + "|".join("---" for _ in t.columns) + "|"
-    rows = ["| " + " | ".join(_inline(c.text) for c in row) + " |" for row in t.rows]
-    return [*caption, head, rule, *rows]
+    rows = ["| " + " | ".join(_text(c) for c in row) + " |" for row in t.rows]
+    notes = ([""] + [_inline(n) for n in t.notes]) if t.notes else []
+    return [*warnings, *caption, head, rule, *rows, *notes]
+
+
+def _text(c: Cell) -> str:
+    return f"[{_inline(c.text)}]({c.href})" if c.href else _inline(c.text)
 
 
 def _figures(row: FigureRow, doc: Document) -> list[str]:

@@ -1,151 +1,176 @@
-"""Sections 1-5 of the study report, one function per claim, built from the measured numbers on disk.
+"""Sections 1-3 of the study report — the Gaussian base on toys, explicit mixtures, the dimension sweep.
 
-The method paragraphs describe what was run (read from the preset and configs); every result
-statement lives in tables, pictures and the generated summary (`report.summary`).
+Headings ask the question a section answers; method paragraphs describe what was run (read from
+the preset and configs); results live in tables (mean ± sd, status), comparisons with 95 %
+intervals, and pictures. Each table says in one sentence what its units are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-
-from gausslab.report.charts import dimension_chart, ksweep_chart
+from gausslab.report.charts import dimension_charts, ksweep_charts
 from gausslab.report.data import Group, StudyView
-from gausslab.report.doc import Block, Bullets, Cell, Figure, FigureRow, Heading, Paragraph, Section, Table
+from gausslab.report.doc import Block, Cell, Figure, FigureRow, Heading, Paragraph, Section, Table
+from gausslab.report.tables import (Pair, comparison_table, empty, failures, figure_row, grid_row, merged,
+                                    metric_table, SAMPLE_KEYS)
+from gausslab.study.plan import TOY_TRIALS
+from gausslab.study.status import MIN_HIGH_QUALITY
 
-# metrics.json key -> column header (arrows: which direction is better)
-HEADERS = {
-    "test_nll": "test NLL (nats) ↓", "bits_per_dim": "bits/dim ↓", "rate": "rate (nats)",
-    "distortion": "distortion (nats) ↓", "active_units": "active units", "mutual_info": "I(x;z) (nats)",
-    "marginal_kl": "marginal KL (nats) ↓", "prior_holes": "prior holes ↓", "precision": "precision ↑",
-    "recall": "recall ↑", "density": "density ↑", "coverage": "coverage ↑",
-    "fid_domain": "FID (domain features) ↓", "kid_domain": "KID (domain features) ↓",
-    "modes_captured": "modes captured ↑", "high_quality": "high-quality samples (%) ↑",
-    "reverse_kl": "reverse KL (modes) ↓", "mig": "MIG ↑", "dci_disentanglement": "DCI disentanglement ↑",
-    "dci_completeness": "DCI completeness ↑", "dci_informativeness": "DCI informativeness ↑",
-    "n_parameters": "parameters of p(x)", "fit_seconds": "fit time (s)",
-}
 TITLES = {
-    "s1-toys": "1. Simple base → complex data",
-    "s2-mixtures": "2. Mixtures approximate densities — explicitly",
-    "s3-dimension": "3. Why implicit models are needed",
-    "s4-priors": "4. What the fixed N(0, I) prior costs",
-    "s5-gans": "5. GANs on the same data",
+    "s1-toys": "1. Can a Gaussian base pushed through a network fit multimodal data?",
+    "s2-mixtures": "2. How well does a mixture of Gaussians approximate a density, and at what size?",
+    "s3-dimension": "3. Do explicit densities become impractical as the dimension grows?",
 }
-LATENT_KEYS = ["test_nll", "bits_per_dim", "rate", "distortion", "active_units", "mutual_info", "marginal_kl",
-               "prior_holes"]
-SAMPLE_KEYS = ["precision", "recall", "density", "coverage", "fid_domain", "kid_domain"]
 TOY_KEYS = ["modes_captured", "high_quality", "reverse_kl", "test_nll"]
-DISENTANGLE_KEYS = ["mig", "dci_disentanglement", "dci_completeness", "dci_informativeness", "active_units",
-                    "test_nll"]
-
-
-def metric_table(groups: list[Group], keys: list[str], caption: str = "",
-                 lead: tuple[tuple[str, Callable[[Group], str]], ...] = (("model", lambda g: g.label),)) -> Table:
-    """One row per group: the `lead` text columns, finished/total runs, then each key that any group measured."""
-    keys = [k for k in keys if any(g.stat(k).n for g in groups)]
-    rows = [[*(Cell(text(g)) for _, text in lead), g.status_cell(), *(g.cell(k) for k in keys)] for g in groups]
-    return Table([*(name for name, _ in lead), "runs", *(HEADERS.get(k, k) for k in keys)], rows, caption)
-
-
-def figure_row(groups: Iterable[Group], kind: str, what: str = "") -> list[Block]:
-    """The picture `kind` of each group (its first finished seed), captioned with the group's label or `what`."""
-    figures = []
-    for g in groups:
-        found = g.figure(kind)
-        if found:
-            figures.append(Figure(found[0], f"{what or g.label} (seed {found[1]})"))
-    return [FigureRow(figures)] if figures else []
-
-
-def merged(rows: list[Block]) -> list[Block]:
-    """Several figure rows as one row."""
-    figures = [f for row in rows for f in row.figures]
-    return [FigureRow(figures)] if figures else []
-
-
-def failures(groups: Iterable[Group]) -> list[Block]:
-    items = [f"{r.task.name} ({g.label}) failed: {r.error}" for g in groups for r in g.failed]
-    return [Heading("Failed runs"), Bullets(items)] if items else []
-
-
-def _empty(section_id: str, title: str) -> Section:
-    return Section(section_id, title, [Paragraph("This study has no runs for this section.")])
+GRID_NAMES = {"real": "real test images", "samples": "samples", "recon": "test images (odd rows) and their "
+              "reconstructions (even rows)", "interpolation": "test image a, decoded line from z(a) to z(b), image b"}
+NLL_UNITS = ("Test NLL: nats per example on the same test points — exact for Gaussians and mixtures, the IWAE "
+             "estimate for the VAE (an upper bound); the GAN has no density.")
+COLLAPSE_WHY = (
+    "Why a VAE collapses here: each mode is 0.01–0.05 wide, so a 2-D code would have to be very precise to help the "
+    "decoder, while a Gaussian decoder with a learned variance can explain all modes at once as one broad blob at no KL "
+    "cost. The optimiser takes that cheaper optimum and switches the code off (posterior collapse: rate ≈ 0, no active "
+    "unit; Bowman et al. 2016, Chen et al. 2017). Its samples are then the decoder's one output for every z.")
 
 
 def toys_section(view: StudyView) -> Section:
     groups = view.section("toys")
     if not groups:
-        return _empty("s1-toys", TITLES["s1-toys"])
+        return empty("s1-toys", TITLES["s1-toys"])
     toys = list(dict.fromkeys(g.tags["toy"] for g in groups))
-    blocks: list[Block] = [Paragraph(
-        "Each model draws its latent code from a 2-D standard normal base N(0, I) and maps it through a neural "
-        "network (VAE decoder mean, GAN generator) onto a multimodal 2-D toy: "
-        f"{', '.join(toys)}. The push-forward pictures show base points and where the network sends them; the "
-        "sample pictures show 2,000 model samples over the true density. Mode coverage follows the Unrolled-GAN / "
-        "VEEGAN / PacGAN protocol: a sample is high-quality when it lies within 3σ of a mode, a mode is captured "
-        "when it receives high-quality samples, and the reverse KL compares the histogram of samples over modes "
-        "with the uniform one.")]
+    blocks: list[Block] = [Paragraph(_toy_method(groups))]
     for toy in toys:
         mine = view.section("toys", toy=toy)
-        blocks += [Heading(toy), *figure_row(mine, "pushforward"), *figure_row(mine, "samples")]
+        blocks += [Heading(toy), *figure_row(mine, "pushforward"), *merged(figure_row(mine, "samples"))]
     rows = groups + [g for g in view.section("mixtures") if g.tags.get("toy") in toys]
-    blocks.append(metric_table(rows, TOY_KEYS, "Mode coverage on the toys (GMM: the best K of the k-sweep).",
-                               lead=(("data", lambda g: g.tags.get("toy", "")), ("model", _toy_label))))
-    return Section("s1-toys", TITLES["s1-toys"], blocks + failures(groups))
+    blocks.append(metric_table(rows, TOY_KEYS, "Mode coverage and test NLL on the toys (GMM: K chosen on validation).",
+                               lead=(("data", lambda g: g.tags.get("toy", "")), ("model", _toy_label)),
+                               notes=[f"Modes: of {_modes(rows)}; high quality: % of 2,500 samples within 3σ of a "
+                                      "mode; reverse KL in nats over the mode histogram. " + NLL_UNITS]))
+    if any(r.status.name == "posterior-collapse" for g in groups for r in g.runs):
+        blocks.append(Paragraph(COLLAPSE_WHY))
+    table = comparison_table([pair for toy in toys for pair in _toy_pairs(view, toy)],
+                             "Does the network help? Each model against the Gaussian alone, and PacGAN2 / WGAN-GP "
+                             "against the vanilla GAN.")
+    return Section("s1-toys", TITLES["s1-toys"], blocks + ([table] if table else []) + failures(groups))
+
+
+def _toy_method(groups: list[Group]) -> str:
+    budgets = "; ".join(dict.fromkeys(f"{g.label}: {_budget(g)}" for g in groups))
+    return ("Each network draws a 2-D code z ~ N(0, I) and maps it onto a multimodal 2-D toy (VAE: the decoder's mean; "
+            "GAN: the generator). Beside them, one Gaussian fitted by EM is the base without a network. Mode coverage "
+            "follows Unrolled-GAN / VEEGAN / PacGAN: a sample is high quality within 3σ of a mode, a mode is captured "
+            "when it receives one, and the reverse KL compares the histogram over modes with the uniform one. "
+            f"Budgets (steps are generator steps): {budgets}. They come from short trials: {TOY_TRIALS}. A network "
+            f"is labelled mode-collapse when it captures fewer than half of the modes or puts under "
+            f"{MIN_HIGH_QUALITY:g} % of its samples near a mode.")
+
+
+def _budget(g: Group) -> str:
+    config = g.runs[0].task.config
+    if config is None:
+        return ""
+    model, steps = config.model, config.train.steps
+    if model.kind == "gmm":
+        return f"{steps} EM steps"
+    width = "×".join(map(str, model.hidden or ()))
+    extra = f", {model.n_critic} critic steps each" if getattr(model, "n_critic", 1) > 1 else ""
+    return f"{steps} steps, MLP {width}{extra}"
+
+
+def _modes(groups: list[Group]) -> str:
+    return ", ".join(sorted({f"{g.tags['toy']}: {int(g.stat('n_modes').mean)}" for g in groups
+                             if g.stat("n_modes").n}))
 
 
 def _toy_label(g: Group) -> str:
-    return "GMM (best K)" if g.section == "mixtures" else g.label
+    return "GMM (K chosen on validation)" if g.section == "mixtures" else g.label
+
+
+def _toy_pairs(view: StudyView, toy: str) -> list[Pair]:
+    group = {g.tags.get("model"): g for g in view.section("toys", toy=toy)}
+    gaussian, gan = group.get("gaussian"), group.get("gan")
+    pairs = [Pair(f"{toy}: {g.label} − one Gaussian", g, gaussian, "high_quality", +1)
+             for name, g in group.items() if name != "gaussian" and gaussian is not None]
+    pairs += [Pair(f"{toy}: {group[name].label} − GAN (pack 1)", group[name], gan, key, +1)
+              for name in ("pacgan2", "wgan-gp") if name in group and gan is not None
+              for key in ("modes_captured", "high_quality")]
+    if "vae" in group and gaussian is not None:
+        pairs.append(Pair(f"{toy}: VAE − one Gaussian", group["vae"], gaussian, "test_nll", -1, "test_nll"))
+    return pairs
 
 
 def mixtures_section(view: StudyView) -> Section:
     groups = view.section("mixtures")
     if not groups:
-        return _empty("s2-mixtures", TITLES["s2-mixtures"])
+        return empty("s2-mixtures", TITLES["s2-mixtures"])
     blocks: list[Block] = []
     for g in groups:
         opts, data = g.runs[0].task.options, g.runs[0].task.data.name
         blocks += [Heading(data), Paragraph(
             f"Full-covariance Gaussian mixtures p(x) = Σ_k w_k N(x; μ_k, Σ_k) fitted by EM ({opts['steps']} "
-            f"iterations, k-means++ start, covariance floor {opts['reg_covar']:g}) for K in {opts['ks']}. "
-            "The test log-likelihood is exact; BIC is on the training set (lower is better).")]
+            f"iterations, k-means++ start, covariance floor {opts['reg_covar']:g}) for K in {opts['ks']}. K is chosen "
+            "by the validation log-likelihood (a split carved from the training examples; the test split is only "
+            "scored); BIC on the training set is shown beside it.")]
         blocks.append(_ksweep_table(g, opts["ks"]))
         if g.finished:
-            blocks.append(FigureRow([Figure(ksweep_chart(view, g), f"k-sweep on {data}{_bars(view)}")]))
-        blocks += merged(figure_row([g], "data", f"test data ({data})") + figure_row([g], "best", "best GMM samples"))
+            blocks.append(FigureRow([Figure(path, caption) for path, caption in ksweep_charts(view, g)]))
+        blocks += grid_row([g], ("real", "samples"), GRID_NAMES) if _is_image(g) else figure_row([g], "samples")
+        table = comparison_table([Pair(f"{data}: K chosen on validation − K = 1", g, g, "test_log_likelihood", +1,
+                                       "test_log_likelihood", b_key="test_log_likelihood_k1")],
+                                 "Does a mixture beat one Gaussian on held-out data?")
+        blocks += [table] if table else []
     return Section("s2-mixtures", TITLES["s2-mixtures"], blocks + failures(groups))
 
 
+def _is_image(g: Group) -> bool:
+    return any(r.figure("real") for r in g.runs)
+
+
 def _ksweep_table(g: Group, ks: list[int]) -> Table:
-    keys = ["n_parameters", "test_log_likelihood", "bic", "fit_seconds"]
+    keys = ["n_parameters", "valid_log_likelihood", "test_log_likelihood", "bic", "fit_seconds"]
     rows = [[Cell(str(k)), *(g.cell(f"{key}_k{k}") for key in keys)] for k in ks]
-    headers = ["K", "parameters", "test log-likelihood (nats) ↑", "BIC (train) ↓", "fit time (s)"]
-    return Table(headers, rows, f"GMM k-sweep on {g.runs[0].task.data.name} ({g.status_cell().text} seeds finished).")
+    chosen = [r.metrics.get("best_k") for r in g.ok_runs]
+    bic = [min(ks, key=lambda k: r.metrics.get(f"bic_k{k}", float("inf"))) for r in g.ok_runs]
+    headers = ["K", "parameters", "validation log-likelihood ↑", "test log-likelihood ↑", "BIC (train) ↓",
+               "fit time (s)"]
+    return Table(headers, rows, f"GMM k-sweep on {g.runs[0].task.data.name} ({g.status_cell().text}).",
+                 notes=[f"K chosen on the validation split, per seed: {chosen}; BIC would choose {bic}. "
+                        "Log-likelihoods in nats per example (a density of the data as given)."])
 
 
 def dimension_section(view: StudyView) -> Section:
     groups = view.section("dimension")
     if not groups:
-        return _empty("s3-dimension", TITLES["s3-dimension"])
+        return empty("s3-dimension", TITLES["s3-dimension"])
     preset = view.info.preset_config
+    dims = sorted({g.tags["dim"] for g in groups})
     blocks: list[Block] = [Paragraph(
         f"The main data ({view.info.data}) is flattened and projected onto D random orthonormal directions "
-        f"(D in {sorted({g.tags['dim'] for g in groups})}; at the full dimension this is a rotation), plus Gaussian "
-        f"noise with std {preset['dim_noise']:g} × the data's RMS per-dimension std so every model has a finite "
-        f"density. Every model gets the same parameter budget of {preset['dim_budget']:,} for p(x): the GMM as many "
-        f"full-covariance components as it pays for (K − 1 + K·D + K·D(D+1)/2 parameters, at most "
-        f"{preset['dim_max_components']}), the VAE decoder and the GAN generator the widest two-layer MLP that fits. "
-        "Test NLL: exact for the GMM, IWAE estimate for the VAE; the GAN has no density. Sample metrics use the "
-        "projected vectors as features; VAE samples are decoder means (no observation noise), which lowers their "
-        "recall on noisy data.")]
+        f"(D in {dims}; at the full dimension this is a rotation), plus Gaussian noise with std "
+        f"{preset['dim_noise']:g} × the data's RMS per-dimension std so every model has a finite density. Every model "
+        f"gets the same parameter budget of {preset['dim_budget']:,} for p(x): the GMM as many full-covariance "
+        f"components as it pays for (K − 1 + K·D + K·D(D+1)/2 parameters, at most {preset['dim_max_components']}), "
+        "the VAE decoder and the GAN generator the widest two-layer MLP that fits. Sample metrics use the projected "
+        "vectors as features; VAE samples are decoder means (no observation noise), which lowers their recall on "
+        "noisy data.")]
     blocks.append(metric_table(groups, ["n_parameters", "fit_seconds", "test_nll", *SAMPLE_KEYS], "",
                                lead=(("D", lambda g: str(g.tags["dim"])), ("model", lambda g: g.label),
-                                     ("size", _size))))
-    chart = dimension_chart(view) if any(g.finished for g in groups) else None
-    if chart:
-        caption = f"parameters, fit time, NLL per dimension and recall vs D{_bars(view)}"
-        blocks.append(FigureRow([Figure(chart, caption)]))
-    return Section("s3-dimension", TITLES["s3-dimension"], blocks + failures(groups))
+                                     ("size", _size)), notes=[NLL_UNITS + " All densities are of the same "
+                                                              "projected test vectors."]))
+    charts = dimension_charts(view)
+    if charts:
+        blocks.append(FigureRow([Figure(path, caption + _bars(view)) for path, caption in charts]))
+    pairs = []
+    for d in dims:
+        by_model = {g.tags["model"]: g for g in view.section("dimension", dim=d)}
+        vae = by_model.get("vae")
+        pairs += [Pair(f"D = {d}: GMM − VAE", by_model.get("gmm"), vae, "test_nll", -1, "test_nll"),
+                  Pair(f"D = {d}: GMM − VAE", by_model.get("gmm"), vae, "fid_domain", -1),
+                  Pair(f"D = {d}: GAN − VAE", by_model.get("gan"), vae, "fid_domain", -1),
+                  Pair(f"D = {d}: GAN − VAE", by_model.get("gan"), vae, "recall", +1)]
+    table = comparison_table([p for p in pairs if p.b is not None],
+                             "GMM vs VAE vs GAN at each D, at the same parameter budget.")
+    return Section("s3-dimension", TITLES["s3-dimension"], blocks + ([table] if table else []) + failures(groups))
 
 
 def _bars(view: StudyView) -> str:
@@ -157,69 +182,3 @@ def _size(g: Group) -> str:
     if model.kind == "gmm":
         return f"K={model.components}"
     return f"width {model.hidden[0]}" if model.hidden else "default width"
-
-
-PRIORS_TEXT = (
-    "The same VAE (architecture, latent size, training budget) with four priors — N(0, I), a learnable mixture of "
-    "Gaussians, the VampPrior (Tomczak & Welling 2018) and a RealNVP flow — and with N(0, I) trained on the k-sample "
-    "importance-weighted bound instead of the ELBO (IWAE, Burda et al. 2016); plus the N(0, I) network sampled "
-    "through an ex-post Gaussian mixture (Ghosh et al. 2020) or a second VAE (two-stage, Dai & Wipf 2019) fitted to "
-    "its encoded training set (only sample metrics and the hole score of their draws are new, the network is the "
-    "N(0, I) one). Test NLL is the IWAE estimate; rate = KL term, "
-    "distortion = −E log p(x|z); I(x;z) + marginal KL = rate (Hoffman & Johnson 2016); prior holes = share of prior "
-    "samples where the aggregate posterior is rare (about 0.01 when they match). FID, KID and "
-    "precision/recall/density/coverage are computed in domain features (a small network trained on this data set), "
-    "not Inception features: they are comparable within this report only."
-)
-
-
-def priors_section(view: StudyView) -> Section:
-    groups, latent2, shapes = view.section("priors"), view.section("latent2d"), view.section("shapes")
-    if not groups + latent2 + shapes:
-        return _empty("s4-priors", TITLES["s4-priors"])
-    blocks = [Paragraph(PRIORS_TEXT), metric_table(groups, LATENT_KEYS, "Likelihood and latent statistics."),
-              metric_table(groups, SAMPLE_KEYS, "Sample quality (domain features)."), *figure_row(groups, "samples")]
-    blocks += _latent2_blocks(latent2) + _shapes_blocks(shapes)
-    return Section("s4-priors", TITLES["s4-priors"], blocks + failures(groups + latent2 + shapes))
-
-
-def _latent2_blocks(groups: list[Group]) -> list[Block]:
-    return [
-        Heading("2-D latents: aggregate posterior vs prior"),
-        Paragraph("The same comparison with a 2-D latent: encoded test means (coloured by label when known) over "
-                  "the prior density. Regions of high prior density without codes are the prior's holes."),
-        metric_table(groups, ["test_nll", "prior_holes", "marginal_kl"]),
-        *figure_row(groups, "latent"),
-    ]
-
-
-def _shapes_blocks(groups: list[Group]) -> list[Block]:
-    return [
-        Heading("Interpretability on shapes"),
-        Paragraph("VAEs on procedural dSprites-like shapes with known factors (shape, scale, rotation, x, y): "
-                  "N(0, I) at β = 1 and β = 4 (Higgins et al. 2017) and the VampPrior. MIG (Chen et al. 2018) and "
-                  "DCI (Eastwood & Williams 2018) score how the latent units line up with the factors."),
-        metric_table(groups, DISENTANGLE_KEYS),
-        *figure_row(groups, "traversal"),
-    ]
-
-
-def gans_section(view: StudyView) -> Section:
-    gans = view.section("gans")
-    if not gans:
-        return _empty("s5-gans", TITLES["s5-gans"])
-    reference = [g for g in (view.group("prior-standard"), view.group("prior-vamp")) if g]
-    toy_gans = [g for g in view.section("toys") if g.tags.get("model", "").startswith("gan")]
-    blocks: list[Block] = [
-        Paragraph("GANs with the non-saturating loss (Goodfellow et al. 2014; spectral normalisation on the "
-                  "discriminator, Miyato et al. 2018) and WGAN-GP (Gulrajani et al. 2017; 5 critic steps per "
-                  "generator step) on the main data, with the same MLP widths as the VAEs; two VAEs for reference."),
-        metric_table(gans + reference, SAMPLE_KEYS, "Sample quality (domain features)."),
-        *figure_row(gans, "samples"),
-        metric_table(toy_gans, TOY_KEYS[:3], "GAN mode coverage on the toys.",
-                     lead=(("data", lambda g: g.tags["toy"]), ("model", lambda g: g.label))),
-    ]
-    return Section("s5-gans", TITLES["s5-gans"], blocks + failures(gans))
-
-
-SECTIONS = (toys_section, mixtures_section, dimension_section, priors_section, gans_section)

@@ -1,9 +1,9 @@
 """`gausslab study`: the seed's claims as one reproducible comparison, ending in an HTML/Markdown report.
 
 `run_study` plans every task (`study.plan`), runs each in `OUT/runs/<name>/` (`study.execute`: skip
-finished, resume unfinished, record failures) and records the study in `study.json`; the report
-layer reads the folder afterwards (`report.build.build_report`). Calling it again on the same folder
-redoes only what is missing.
+finished, resume unfinished, record failures; `study.pool`: side by side in `workers` processes) and
+records the study in `study.json`; the report layer reads the folder afterwards
+(`report.build.build_report`). Calling it again on the same folder redoes only what is missing.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import os
 import platform
 import sys
 import time
-from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,8 +20,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from threadpoolctl import threadpool_limits
-from tqdm.auto import tqdm
 
 from gausslab.version import __version__
 from gausslab.core.config import validate
@@ -33,9 +29,10 @@ from gausslab.data import Dataset
 from gausslab.core.errors import ConfigError, unknown_choice
 from gausslab.core.fileio import atomic_write_bytes
 from gausslab.study.plan import Context, plan
+from gausslab.study.pool import default_workers, run_tasks, thread_budget
 from gausslab.study.presets import StudyPreset, preset_with
-from gausslab.study.record import STUDY_JSON, StudyInfo, Task, read_study_info, write_info
-from gausslab.study.execute import RunContext, execute
+from gausslab.study.record import STUDY_JSON, StudyInfo, read_study_info, write_info
+from gausslab.study.execute import RunContext
 
 
 @dataclass
@@ -46,18 +43,24 @@ class StudyResult:
 
 
 def run_study(
-    out: str | Path, data: str = "digits", preset: str = "standard", seeds: int = 1,
-    overrides: list[str] | tuple[str, ...] = (), quiet: bool = False,
+    out: str | Path, data: str = "digits", preset: str = "standard", seeds: int | None = None,
+    overrides: list[str] | tuple[str, ...] = (), quiet: bool = False, workers: int | None = None,
 ) -> StudyResult:
-    """Train, evaluate and report every model of the study on `data` (+ the 2-D toys and `shapes`).
+    """Train and evaluate every model of the study on `data` (+ the 2-D toys and `shapes`); `report.build_report`
+    reads the folder afterwards.
 
-    overrides: `study.<field>=v` change the preset; `train.k=v`, `model.k=v`, `data.k=v` change every run.
+    seeds: per model (default: the preset's). overrides: `study.<field>=v` change the preset;
+    `train.k=v`, `model.k=v`, `data.k=v` change every run. workers: runs side by side (default: one
+    per core); the numbers do not depend on it.
     """
     start = time.perf_counter()
-    if seeds < 1:
-        raise ConfigError(f"--seeds must be a positive number, got {seeds}")
+    workers = default_workers() if workers is None else workers
+    for name, value in (("--seeds", seeds), ("--workers", workers)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{name} must be a positive number, got {value}")
     study_sets, run_sets = split_overrides(list(overrides))
     config = preset_with(preset, study_sets)
+    seeds = seeds or config.seeds
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     ctx = RunContext(root, config, progress=False if quiet else None)
@@ -66,12 +69,12 @@ def run_study(
     tasks = plan(Context(config, main_config, main.shape, len(main.train), _projector(root, main, config, main_config)),
                  seeds, run_sets)
     info = StudyInfo(gausslab_version=__version__, preset=preset, preset_config=config.model_dump(mode="json"),
-                     overrides=list(overrides), data=data, seeds=seeds, hardware=hardware(config.threads),
+                     overrides=list(overrides), data=data, seeds=seeds,
+                     hardware=hardware(thread_budget(config, workers)) | {"workers": workers},
                      started=datetime.now(timezone.utc).isoformat(timespec="seconds"), tasks=tasks)
     _check_same_study(root, info)
     write_info(root, info)
-    with _threads(config.threads):
-        counts = _run_all(tasks, ctx, show=not quiet and sys.stderr.isatty())
+    counts = run_tasks(tasks, ctx, workers, show=not quiet and sys.stderr.isatty())
     wall = time.perf_counter() - start
     write_info(root, info.model_copy(update={"wall_s": wall}))
     return StudyResult(root, counts, wall)
@@ -104,32 +107,6 @@ def _check_same_study(root: Path, info: StudyInfo) -> None:
                 f"{str(root)!r} holds a study with another {field.replace('_config', '')} "
                 f"({getattr(old, field)!r}); rerun it unchanged to resume, or choose another --out"
             )
-
-
-@contextmanager
-def _threads(n: int | None):
-    """torch's and the BLAS libraries' CPU threads set to `n` for the block (unchanged when None), then restored."""
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        with threadpool_limits(limits=n):  # numpy/scipy BLAS (metrics), a dependency of scikit-learn
-            yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _run_all(tasks: list[Task], ctx: RunContext, show: bool) -> dict[str, int]:
-    counts: Counter[str] = Counter()
-    with tqdm(total=len(tasks), desc="study", unit="run", disable=not show, file=sys.stderr, position=0,
-              dynamic_ncols=True) as bar:
-        for task in tasks:
-            bar.set_postfix_str(task.name)
-            counts[execute(task, ctx)] += 1
-            bar.update(1)
-    return {k: counts.get(k, 0) for k in ("finished", "skipped", "failed")}
 
 
 def _projector(root: Path, main: Dataset, preset: StudyPreset, config: DataConfig):

@@ -15,21 +15,20 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from gausslab.training.checkpoint import STATE_JSON, load
-from gausslab.data.config import DataConfig
 from gausslab.data import Dataset, load_from_config
+from gausslab.data.config import DataConfig
+from gausslab.training.checkpoint import STATE_JSON, load
 from gausslab.core.errors import TrainingError
-from gausslab.evaluation.evaluate import METRICS, evaluate
-from gausslab.core.fileio import atomic_write_json
+from gausslab.evaluation.evaluate import METRICS, Evaluation, evaluate
 from gausslab.metrics import latent
 from gausslab.models import build_model
-from gausslab.training.fitting import fit_gmm, k_sweep
-from gausslab.plots.grids import image_grid_figure, save_png
 from gausslab.samplers.saved import fit_or_load
-from gausslab.study.figures import draw, samples
+from gausslab.study.figures import draw
 from gausslab.study.plan import generative_parameters
 from gausslab.study.presets import StudyPreset
-from gausslab.study.record import ERROR, FIGURES, METRICS_JSON, Task, is_finished, run_dir, write_error
+from gausslab.study.record import (ERROR, METRICS_JSON, Task, is_finished, run_dir, write_error, write_json,
+                                   write_per_example)
+from gausslab.training.fitting import fit_gmm, k_sweep, select_k
 from gausslab.training.loop import Interrupted, fit
 
 Outcome = Literal["skipped", "finished", "failed"]
@@ -51,13 +50,22 @@ class RunContext:
             self._data[key] = load_from_config(config)
         return self._data[key]
 
-    def evaluate(self, model, data: Dataset, names=tuple(METRICS), **options: Any) -> dict[str, Any]:
-        """The metrics in `names` that apply (less the preset's skip list); feature extractors cached in OUT/cache/."""
-        cache = self.root / "cache" / "".join(c if c.isalnum() else "_" for c in data.name)
-        cache.mkdir(parents=True, exist_ok=True)
+    def cache(self, data: Dataset) -> Path:
+        """OUT/cache/<data>/: the domain feature extractor of `data`, trained once per study."""
+        folder = self.root / "cache" / "".join(c if c.isalnum() else "_" for c in data.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def evaluate(self, model, data: Dataset, names=tuple(METRICS), **options: Any) -> Evaluation:
+        """The metrics in `names` that apply (less the preset's skip list), at the preset's sample sizes."""
         chosen = [name for name in names if name not in self.preset.skip_metrics]
-        values = evaluate(model, data, chosen, k=self.preset.eval_k, cache_dir=cache, **options).to_dict()
-        return values | _test_nll(values)
+        p = self.preset
+        result = evaluate(model, data, chosen, k=p.eval_k, cache_dir=self.cache(data), n_generated=p.n_generated,
+                          hole_draws=p.hole_draws, **options)
+        result.values |= _test_nll(model, result.values)
+        if "test_log_likelihood" in result.per_example:
+            result.per_example.setdefault("test_nll", -result.per_example["test_log_likelihood"])
+        return result
 
 
 def execute(task: Task, ctx: RunContext) -> Outcome:
@@ -84,13 +92,20 @@ def train_task(task: Task, folder: Path, ctx: RunContext) -> None:
         shutil.rmtree(folder)  # interrupted before its first checkpoint: start over
     model = build_model(config.model, data, seed=config.train.seed)
     result = fit(model, data, config.train, folder, resume=resume, progress=ctx.progress, config=config)
-    values = ctx.evaluate(model, data) | {
+    evaluation = ctx.evaluate(model, data)
+    values = evaluation.to_dict() | {
         "steps": result.steps, "fit_seconds": result.wall_s,
         "n_parameters": generative_parameters(model),
         "n_parameters_total": sum(p.numel() for p in model.parameters()),
     }
     draw(task, model, data, folder)
-    atomic_write_json(folder / METRICS_JSON, values)
+    finish(folder, values, evaluation.per_example)
+
+
+def finish(folder: Path, values: dict[str, Any], per_example: dict[str, Any]) -> None:
+    """Per-example arrays, then metrics.json last: its presence marks the task finished."""
+    write_per_example(folder, per_example)
+    write_json(folder / METRICS_JSON, values)
 
 
 def sampler_task(task: Task, folder: Path, ctx: RunContext) -> None:
@@ -108,12 +123,12 @@ def sampler_task(task: Task, folder: Path, ctx: RunContext) -> None:
     model = load(source, device="cuda" if torch.cuda.is_available() else "cpu")
     options = {key: value for key, value in task.options.items() if key != "source"}
     sampler = fit_or_load(task.kind, model, data, folder / "sampler", seed=task.seed, **options)
-    values = ctx.evaluate(model, data, SAMPLE_METRICS, sampler=sampler)
-    values |= {"prior_holes": latent.sampler_hole_score(model, data.test[:2000], sampler, task.seed),
-               "source": source.name,
-               **{f"sampler_{key}": value for key, value in options.items()}}
+    evaluation = ctx.evaluate(model, data, SAMPLE_METRICS, sampler=sampler)
+    members = latent.sampler_hole_membership(model, data.test, sampler, task.seed, ctx.preset.hole_draws)
+    values = evaluation.to_dict() | {"prior_holes": members.double().mean().item(), "hole_draws": len(members),
+                                     "source": source.name, **{f"sampler_{key}": value for key, value in options.items()}}
     draw(task, SamplerModel(model, sampler), data, folder)
-    atomic_write_json(folder / METRICS_JSON, values)
+    finish(folder, values, evaluation.per_example | {"prior_holes": members.numpy()})
 
 
 class SamplerModel:
@@ -129,39 +144,37 @@ class SamplerModel:
         return self
 
 
+KSWEEP_KEYS = ("valid_log_likelihood", "test_log_likelihood", "n_parameters", "fit_seconds", "bic")
+
+
 def ksweep_task(task: Task, folder: Path, ctx: RunContext) -> None:
-    """Test log-likelihood, size, fit time and BIC per K; the best K's samples next to the data."""
+    """Held-out log-likelihoods, size, fit time and BIC per K; K chosen on the validation split (never on
+    test); the chosen mixture evaluated like any model, its samples next to the data."""
     opts, data = task.options, ctx.data(task.data)
     points = k_sweep(data, opts["ks"], covariance="full", steps=opts["steps"], seed=task.seed,
                      reg_covar=opts["reg_covar"])
-    values: dict[str, Any] = {}
-    for p in points:
-        values |= {f"{key}_k{p.k}": getattr(p, key) for key in ("test_log_likelihood", "n_parameters", "fit_seconds",
-                                                                 "bic")}
-    best = max(points, key=lambda p: p.test_log_likelihood)
+    best = select_k(points)
     gmm = fit_gmm(data, opts["steps"], task.seed, components=best.k, reg_covar=opts["reg_covar"])
-    values |= {"best_k": best.k, "test_log_likelihood": best.test_log_likelihood, "n_parameters": best.n_parameters}
-    values |= ctx.evaluate(gmm, data)
-    _draw_best(task, gmm, data, best.k, folder)
-    atomic_write_json(folder / METRICS_JSON, values)
+    evaluation = ctx.evaluate(gmm, data)
+    values = evaluation.to_dict()
+    for p in points:
+        values |= {f"{key}_k{p.k}": getattr(p, key) for key in KSWEEP_KEYS}
+    values |= {"best_k": best.k, "selection_split": "validation", "n_parameters": best.n_parameters}
+    if data.log_prob is not None:  # the true density's own score: the ceiling every K aims at
+        values["true_test_log_likelihood"] = data.log_prob(data.test.flatten(1).double()).mean().item()
+    draw(task.model_copy(update={"label": f"GMM (K = {best.k}, chosen on validation)"}), gmm, data, folder)
+    per_k = {f"test_log_likelihood_k{p.k}": p.test_log_likelihoods.numpy() for p in points}
+    finish(folder, values, evaluation.per_example | per_k)
 
 
-@torch.inference_mode()
-def _draw_best(task: Task, gmm, data: Dataset, k: int, folder: Path) -> None:
-    """The best GMM's samples (over the density / test data); for images also the test data beside them."""
-    (folder / FIGURES).mkdir(parents=True, exist_ok=True)
-    label = task.model_copy(update={"label": f"best GMM (K={k})"})
-    save_png(samples(label, gmm, data), folder / FIGURES / "best.png")
-    if data.kind == "image":
-        save_png(image_grid_figure(data.test[:64], f"test data ({data.name})"), folder / FIGURES / "data.png")
-
-
-def _test_nll(values: dict[str, Any]) -> dict[str, float]:
-    """One test-NLL column for every model with a density: IWAE estimate (VAE) or exact (GMM)."""
+def _test_nll(model, values: dict[str, Any]) -> dict[str, Any]:
+    """One test-NLL column for every model with a density (IWAE estimate for VAEs, exact for GMMs), and the
+    unit it is in: a Bernoulli likelihood of grey values is no density, so it is never compared with one."""
     if "nll_iwae" in values:
-        return {"test_nll": values["nll_iwae"]}
+        bernoulli = getattr(model.config, "kind", "") == "vae" and type(model.likelihood).__name__ == "Bernoulli"
+        return {"test_nll": values["nll_iwae"], "nll_unit": "bernoulli" if bernoulli else "density"}
     if "test_log_likelihood" in values:
-        return {"test_nll": -values["test_log_likelihood"]}
+        return {"test_nll": -values["test_log_likelihood"], "nll_unit": "density"}
     return {}
 
 

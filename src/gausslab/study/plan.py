@@ -26,12 +26,29 @@ from gausslab.study.record import Task, TaskKind
 TOYS = ("ring8", "grid25")
 PRIORS = ("standard", "mog", "vamp", "flow")
 PRIOR_LABELS = {"standard": "N(0, I) prior", "mog": "MoG prior", "vamp": "VampPrior", "flow": "flow prior"}
+RD_PRIORS = ("standard", "vamp")  # the priors of the rate-distortion sweep
 # GAN-ns with spectral normalisation on D (Miyato et al. 2018): without it the short budgets collapse on digits.
 GAN_LOSSES = {
     "gan-ns": {"loss": "ns", "spectral_norm": True},
     "gan-wgan-gp": {"loss": "wgan-gp", "n_critic": 5, "betas": (0.5, 0.9)},  # Gulrajani et al. 2017, alg. 1
 }
 GAN_LABELS = {"gan-ns": "GAN-ns", "gan-wgan-gp": "WGAN-GP"}
+# The toys' mode-collapse comparison (Lin et al. 2018, PacGAN, sec. 5.1): name -> (label, options, preset budget).
+# WGAN-GP as Gulrajani et al. 2017's 2-D toys (their gan_toy.py): 5 critic steps, Adam(1e-4, (0.5, 0.9)),
+# lambda = 0.1 ("smaller lambda seems to help for toy tasks").
+TOY_GANS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "gan": ("GAN (pack 1)", {"loss": "ns", "pack": 1}, "toy_gan_steps"),
+    "pacgan2": ("PacGAN2", {"loss": "ns", "pack": 2}, "toy_gan_steps"),
+    "wgan-gp": ("WGAN-GP", {"loss": "wgan-gp", "pack": 1, "n_critic": 5, "lr_g": 1e-4, "lr_d": 1e-4,
+                            "betas": (0.5, 0.9), "gp_weight": 0.1}, "toy_wgan_steps"),
+}
+GAUSSIAN_LABEL = "one Gaussian (no network)"
+TOY_TRIALS = (  # what the short trials behind the toy budgets found (seed 0, one thread; the preset's defaults)
+    "PacGAN2 reached 8/8 ring8 modes with 9 % high-quality samples at 1,000 steps and 78-81 % at 3,000; WGAN-GP "
+    "8/8 with 14 % at 1,000 generator steps (31 % at width 256, for 4x the cost); the vanilla GAN (pack 1) "
+    "captured no ring8 mode at 3,000 steps at any learning rate tried (1e-3, 2e-4, 1e-4), width (128, 256) or "
+    "with weight averaging off. On grid25 none converged within the budgets tried: PacGAN2 22/25 modes with 2 % "
+    "high-quality samples at 3,000 steps, 19/25 and 4 % at 6,000")
 
 
 @dataclass
@@ -114,20 +131,25 @@ def _is_2d(ctx: Context) -> bool:
 
 
 def toy_recipes(ctx: Context) -> list[Recipe]:
-    """Claim 1: a 2-D Gaussian base pushed through a VAE decoder / GAN generator onto multimodal toys."""
+    """Claim 1: a 2-D Gaussian base pushed through a VAE decoder / GAN generator onto multimodal toys, next to
+    the Gaussian alone (one full-covariance component fitted by EM: the base without a network)."""
     p = ctx.preset
     toys = [DataConfig(name=t, n=p.toy_n) for t in TOYS]
     if _is_2d(ctx) and ctx.main.name not in TOYS:
         toys.append(ctx.main)
     out = []
     for data in toys:
-        train = _train(p.toy_steps, p)
         tags, slug = {"toy": data.name}, _slug(data.name)
+        out.append(Recipe(f"toy-{slug}-gaussian", "toys", GAUSSIAN_LABEL, "train", data,
+                          {"kind": "gmm", "components": 1, "covariance": "full"}, _train(p.gmm_steps, p),
+                          {**tags, "model": "gaussian"}))
         out.append(Recipe(f"toy-{slug}-vae", "toys", "VAE", "train", data,
-                          _vae(2, p.toy_hidden, p), train, {**tags, "model": "vae"}))
-        for name in GAN_LOSSES:
-            out.append(Recipe(f"toy-{slug}-{name}", "toys", GAN_LABELS[name], "train", data,
-                              _gan(name, 2, p.toy_hidden, p, p.toy_gan_lr), train, {**tags, "model": name}))
+                          _vae(2, p.toy_hidden, p), _train(p.toy_steps, p), {**tags, "model": "vae"}))
+        for name, (label, options, budget) in TOY_GANS.items():
+            model = {"kind": "gan", "latent_dim": 2, "hidden": p.toy_gan_hidden, "d_hidden": p.toy_gan_hidden[:-1]
+                     or p.toy_gan_hidden, "lr_g": p.toy_gan_lr, "lr_d": p.toy_gan_lr, **options}
+            out.append(Recipe(f"toy-{slug}-{name}", "toys", label, "train", data, model,
+                              _train(getattr(p, budget), p), {**tags, "model": name}))
     return out
 
 
@@ -221,8 +243,18 @@ def prior_recipes(ctx: Context) -> list[Recipe]:
                       ctx.main, tags={"prior": "two-stage"},
                       options={"source": "prior-standard", "steps": p.two_stage_steps, "hidden": p.hidden}))
     out += [Recipe(f"latent2-{prior}", "latent2d", f"VAE (2-D latent, {PRIOR_LABELS[prior]})", "train", ctx.main,
-                   _vae(2, p.hidden, p, prior=prior), train, {"prior": prior}) for prior in PRIORS]
+                   _vae(2, p.hidden, p, prior=prior), train, {"prior": prior}) for prior in p.latent2_priors]
     return out
+
+
+def rate_distortion_recipes(ctx: Context) -> list[Recipe]:
+    """The beta sweep of the N(0, I) and VampPrior VAEs (Alemi et al. 2018); beta = 1 is the priors section's run."""
+    p = ctx.preset
+    latent = min(p.latent_dim, math.prod(ctx.shape))
+    return [Recipe(f"rd-{prior}-b{beta:g}", "ratedistortion", f"VAE ({PRIOR_LABELS[prior]}, β={beta:g})", "train",
+                   ctx.main, _vae(latent, p.hidden, p, prior=prior, beta=beta), _train(p.steps, p),
+                   {"prior": prior, "beta": beta})
+            for prior in RD_PRIORS for beta in p.betas if beta != 1.0]
 
 
 def shapes_recipes(ctx: Context) -> list[Recipe]:
@@ -240,8 +272,9 @@ def shapes_recipes(ctx: Context) -> list[Recipe]:
 def gan_recipes(ctx: Context) -> list[Recipe]:
     """Claim 5: GAN-ns and WGAN-GP on the main data."""
     p = ctx.preset
+    steps = {"gan-ns": p.steps, "gan-wgan-gp": p.wgan_steps}
     return [Recipe(name, "gans", GAN_LABELS[name], "train", ctx.main,
-                   _gan(name, p.gan_latent_dim, p.hidden, p, p.gan_lr), _train(p.steps, p), {"model": name})
+                   _gan(name, p.gan_latent_dim, p.hidden, p, p.gan_lr), _train(steps[name], p), {"model": name})
             for name in GAN_LOSSES]
 
 
@@ -251,5 +284,6 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in base)[:40] or "data"
 
 
-RECIPES = (toy_recipes, mixture_recipes, dimension_recipes, prior_recipes, shapes_recipes, gan_recipes)
+RECIPES = (toy_recipes, mixture_recipes, dimension_recipes, prior_recipes, rate_distortion_recipes, shapes_recipes,
+           gan_recipes)
 

@@ -13,13 +13,27 @@ from typing import Any, Literal
 from pydantic import Field
 
 from gausslab.core.config import StrictModel, validate
+from gausslab.models.vae import VAEConfig
 from gausslab.core.errors import lookup
+
+PriorName = VAEConfig.model_fields["prior"].annotation  # the VAE's prior choices
 
 
 class StudyPreset(StrictModel):
     description: str = ""
+    seeds: int = Field(3, gt=0, description="seeds per model: tables show mean ± sd over them, verdicts 95 % "
+                                            "intervals of the per-seed differences (--seeds overrides it)")
     steps: int = Field(2000, gt=0)  # training steps of each neural run on the main data
-    toy_steps: int = Field(1500, gt=0)  # ... on the 2-D toys
+    toy_steps: int = Field(1500, gt=0)  # ... of the VAEs on the 2-D toys
+    wgan_steps: int = Field(1000, gt=0, description="generator steps of WGAN-GP on the main data (5 critic steps "
+                                                    "each: about 2.5x the cost of `steps` GAN-ns steps)")
+    latent2_priors: tuple[PriorName, ...] = Field(("standard", "vamp"), description="priors of the 2-D-latent VAEs "
+                                            "drawn as aggregate posterior over prior")
+    # Toy GAN budgets from short trials: see study.plan.TOY_TRIALS (the report prints it).
+    toy_gan_steps: int = Field(3000, gt=0, description="steps of the GAN and PacGAN2 runs on the 2-D toys")
+    toy_wgan_steps: int = Field(1000, gt=0, description="generator steps of the WGAN-GP runs on the 2-D toys")
+    toy_gan_hidden: tuple[int, ...] = Field((128, 128, 128), description="generator MLP widths on the 2-D toys; "
+                                            "the discriminator has one layer less")
     shapes_steps: int = Field(1500, gt=0)  # ... of the interpretability VAEs on `shapes`
     dim_steps: int = Field(1000, gt=0)  # ... of the neural runs of the dimension sweep
     batch_size: int = Field(128, gt=0)
@@ -42,6 +56,10 @@ class StudyPreset(StrictModel):
     shapes_latent_dim: int = Field(8, gt=0)
     shapes_arch: Literal["auto", "mlp", "conv"] = "mlp"  # MLPs as Higgins et al. 2017 on dSprites; fast on CPU
     eval_k: int = Field(500, gt=0)  # importance samples of the IWAE NLL
+    n_generated: int = Field(2000, ge=2, description="model samples drawn for every sample metric")
+    hole_draws: int = Field(10_000, ge=2, description="prior draws scored by the prior-hole metric")
+    betas: tuple[float, ...] = Field((0.25, 0.5, 1.0, 2.0, 4.0), description="KL weights of the rate-distortion "
+                                     "sweep of the N(0, I) and VampPrior VAEs (Alemi et al. 2018)")
     gmm_ks: tuple[int, ...] = (1, 2, 4, 8, 16, 25, 32)  # mixture sizes of the k-sweep
     gmm_steps: int = Field(100, gt=0)  # EM iterations
     gmm_reg_covar: float = Field(1e-3, gt=0)  # covariance floor on image data (pixels with no variance)
@@ -57,8 +75,9 @@ class StudyPreset(StrictModel):
 
 PRESETS: dict[str, StudyPreset] = {
     "quick": StudyPreset(
-        description="tiny budgets for tests and smoke checks (well under 2 minutes on 2 cores)",
-        steps=60, toy_steps=60, shapes_steps=30, dim_steps=40, batch_size=64, latent_dim=4, hidden=(32,),
+        description="tiny budgets for tests and smoke checks (about 2 minutes on 2 cores)",
+        seeds=2, n_generated=300, hole_draws=1000, betas=(0.5, 1.0), toy_gan_steps=60, toy_wgan_steps=20, wgan_steps=30,
+        toy_gan_hidden=(32, 32), steps=60, toy_steps=60, shapes_steps=30, dim_steps=40, batch_size=64, latent_dim=4, hidden=(32,),
         toy_hidden=(32, 32), channels=(8, 16), gan_latent_dim=4, prior_components=4, expost_components=3,
         toy_n=600, shapes_n=300, shapes_latent_dim=4, eval_k=8, gmm_ks=(1, 4, 8), gmm_steps=15, iwae_ks=(3,),
         two_stage_steps=30,
@@ -72,6 +91,7 @@ PRESETS: dict[str, StudyPreset] = {
         prior_components=50, expost_components=20, toy_n=12_500, shapes_n=20_000, shapes_latent_dim=10,
         shapes_arch="conv",
         eval_k=5000, gmm_ks=(1, 2, 4, 8, 16, 25, 32, 64, 100), gmm_steps=300, dims=(2, 8, 32, 128, 784),
+        wgan_steps=10_000, latent2_priors=("standard", "mog", "vamp", "flow"),
         dim_budget=200_000, dim_max_components=200, threads=None,
     ),
 }

@@ -8,12 +8,14 @@ models without the model layer calling the training loop.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch import Tensor
 
 from gausslab.core.config import validate
+from gausslab.core.errors import DataError
 from gausslab.data import Dataset
 from gausslab.models.base import GenerativeModel
 from gausslab.models.gmm import GMM, GMMConfig
@@ -51,19 +53,29 @@ class KSweepPoint:
     n_parameters: int
     fit_seconds: float
     bic: float  # on the training set
+    valid_log_likelihood: float | None = None  # mean nats per validation example (None without that split)
+    test_log_likelihoods: Tensor | None = field(default=None, repr=False)  # [M] float64, per test example
 
 
 def k_sweep(
     data: Dataset, ks: list[int], covariance: str = "full", steps: int = 100, seed: int = 0, **config: object
 ) -> list[KSweepPoint]:
-    """Test log-likelihood, size and fit time of GMMs with each K in `ks`: what density fits cost as D grows."""
+    """Held-out log-likelihoods, size and fit time of GMMs with each K in `ks`: what density fits cost as D grows."""
     points = []
     for k in ks:
         start = time.perf_counter()
         model = fit_gmm(data, steps, seed, components=k, covariance=covariance, **config)
         seconds = time.perf_counter() - start
         with torch.no_grad():
-            test_ll = float(model.log_prob(data.test.double()).mean())
+            test_ll = model.log_prob(data.test.double())
+            valid_ll = float(model.log_prob(data.valid.double()).mean()) if data.valid is not None else None
             bic = float(model.bic(data.train))
-        points.append(KSweepPoint(k, test_ll, model.n_parameters, seconds, bic))
+        points.append(KSweepPoint(k, float(test_ll.mean()), model.n_parameters, seconds, bic, valid_ll, test_ll))
     return points
+
+
+def select_k(points: list[KSweepPoint]) -> KSweepPoint:
+    """The mixture size with the highest validation log-likelihood (ties: the smaller K); never the test split."""
+    if any(p.valid_log_likelihood is None for p in points):
+        raise DataError("choosing K needs a validation split; set data.valid_fraction > 0")
+    return max(points, key=lambda p: (p.valid_log_likelihood, -p.k))

@@ -1,0 +1,143 @@
+"""Running a study's tasks side by side: `--workers N` independent processes, each with its own thread budget.
+
+Tasks are independent: each seeds itself, writes only its own folder and reads only files that
+exist before it starts (data projections, the domain feature extractors, which the parent
+prepares first). The one exception, a task that reuses another's network (`options["source"]`,
+the ex-post sampler), runs in a second wave after every first-wave task. So a parallel study
+writes the same numbers as a serial one with the same threads per run (`preset.threads`; when
+None, each worker gets cores // workers). Longest tasks start first, which keeps the workers busy
+to the end.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from multiprocessing import get_context
+from pathlib import Path
+
+import torch
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+from gausslab.evaluation import features
+from gausslab.study.presets import StudyPreset
+from gausslab.study.record import Task
+from gausslab.study.execute import RunContext, execute
+
+OUTCOMES = ("finished", "skipped", "failed")
+
+
+def default_workers() -> int:
+    """One worker per core."""
+    return os.cpu_count() or 1
+
+
+def thread_budget(preset: StudyPreset, workers: int) -> int:
+    """torch / BLAS threads of each run: the preset's, else an equal share of the cores."""
+    return preset.threads or max(1, default_workers() // max(1, workers))
+
+
+@contextmanager
+def threads(n: int) -> Iterator[None]:
+    """torch's and the BLAS libraries' CPU threads set to `n` for the block, then restored."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        with threadpool_limits(limits=n):  # numpy/scipy BLAS (metrics), a dependency of scikit-learn
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def prepare(tasks: list[Task], ctx: RunContext) -> None:
+    """Train each image data set's domain feature extractor once, before the runs that share it."""
+    for config in {t.data.model_dump_json(): t.data for t in tasks}.values():
+        data = ctx.data(config)
+        if data.kind == "image":
+            features.extractor(data, cache_dir=ctx.cache(data))
+
+
+def waves(tasks: list[Task]) -> list[list[Task]]:
+    """Independent tasks, then those reusing another task's run; each wave longest first."""
+    first = [t for t in tasks if "source" not in t.options]
+    second = [t for t in tasks if "source" in t.options]
+    return [sorted(w, key=cost, reverse=True) for w in (first, second) if w]
+
+
+def cost(task: Task) -> float:
+    """A rough relative cost, only used to start long tasks first."""
+    if task.config is None:
+        return float(sum(task.options.get("ks", [])) * task.options.get("steps", 1))
+    model = task.config.model
+    return float(task.config.train.steps or 0) * getattr(model, "n_critic", 1) * max(getattr(model, "hidden", None)
+                                                                                     or (64,))
+
+
+def run_tasks(tasks: list[Task], ctx: RunContext, workers: int, show: bool) -> dict[str, int]:
+    """Every task, serially in this process (workers == 1) or in `workers` processes; outcome counts."""
+    budget = thread_budget(ctx.preset, workers)
+    counts: Counter[str] = Counter()
+    with threads(budget), tqdm(total=len(tasks), desc="study", unit="run", disable=not show, file=sys.stderr,
+                               dynamic_ncols=True) as bar:
+        prepare(tasks, ctx)
+        for wave in waves(tasks):
+            outcomes = _serial(wave, ctx) if workers <= 1 else _parallel(wave, ctx, workers, budget)
+            for outcome in outcomes:
+                counts[outcome] += 1
+                bar.update(1)
+    return {k: counts.get(k, 0) for k in OUTCOMES}
+
+
+def _serial(tasks: list[Task], ctx: RunContext) -> Iterator[str]:
+    for task in tasks:
+        yield execute(task, ctx)
+
+
+def _parallel(tasks: list[Task], ctx: RunContext, workers: int, budget: int) -> Iterator[str]:
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=get_context("spawn"),
+                               initializer=_start_worker, initargs=(os.getpid(), str(ctx.root), ctx.preset, budget))
+    try:
+        pending: set[Future] = {pool.submit(_execute_in_worker, task) for task in tasks}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()  # a worker's Interrupted (Ctrl-C) surfaces here
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+_WORKER: dict[str, RunContext] = {}
+
+
+def _start_worker(parent: int, root: str, preset: StudyPreset, budget: int) -> None:
+    _die_with_parent(parent)
+    torch.set_num_threads(budget)
+    threadpool_limits(limits=budget)
+    _WORKER["ctx"] = RunContext(Path(root), preset, progress=False)
+
+
+def _die_with_parent(parent: int) -> None:
+    """On Linux the kernel kills this worker when the study process dies, even by SIGKILL: no orphan goes on
+    writing into a run folder that a rerun of the study resumes. A study that died while this worker started
+    (before the request) is caught by the parent check."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _execute_in_worker(task: Task) -> str:
+    return execute(task, _WORKER["ctx"])
+
+
+__all__ = ["default_workers", "run_tasks", "thread_budget", "threads", "waves"]
