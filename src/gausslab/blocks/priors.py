@@ -42,6 +42,8 @@ def diagonal_mixture_sample(
 class StandardNormal(nn.Module):
     """p(z) = N(0, I): the fixed base whose cost gausslab measures."""
 
+    label = "N(0, I) prior"  # how reports name it
+
     def __init__(self, latent_dim: int, **_: object):
         super().__init__()
         self.latent_dim = latent_dim
@@ -60,6 +62,8 @@ class StandardNormal(nn.Module):
 
 class MixtureOfGaussians(nn.Module):
     """p(z) = sum_k pi_k N(mu_k, diag sigma_k^2) with learnable means, log-stds and mixture logits."""
+
+    label = "MoG prior"  # how reports name it
 
     def __init__(self, latent_dim: int, *, components: int, **_: object):
         super().__init__()
@@ -81,6 +85,8 @@ class VampPrior(nn.Module):
     The encoder is kept as a plain callable, not a submodule: it belongs to the VAE, and
     registering it here would store its weights twice in the state_dict.
     """
+
+    label = "VampPrior"  # how reports name it
 
     def __init__(self, latent_dim: int, *, components: int, data_shape: tuple[int, ...], encode: Encode, **_: object):
         super().__init__()
@@ -137,6 +143,8 @@ class FlowPrior(nn.Module):
 
     Masks alternate between the even and odd latent units; sampling inverts f exactly.
     """
+
+    label = "flow prior"  # how reports name it
 
     def __init__(self, latent_dim: int, *, flow_layers: int, **_: object):
         super().__init__()

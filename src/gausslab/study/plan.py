@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gausslab.blocks.priors import PRIORS as PRIOR_CLASSES
 from gausslab.core.config import merge, validate
 from gausslab.data.config import DataConfig
 from gausslab.models import MODEL_CONFIGS
@@ -24,15 +25,15 @@ from gausslab.study.presets import StudyPreset
 from gausslab.study.record import Task, TaskKind
 
 TOYS = ("ring8", "grid25")
-PRIORS = ("standard", "mog", "vamp", "flow")
-PRIOR_LABELS = {"standard": "N(0, I) prior", "mog": "MoG prior", "vamp": "VampPrior", "flow": "flow prior"}
+PRIORS = tuple(PRIOR_CLASSES)  # every prior of the registry, N(0, I) first
+PRIOR_LABELS = {name: cls.label for name, cls in PRIOR_CLASSES.items()}
 RD_PRIORS = ("standard", "vamp")  # the priors of the rate-distortion sweep
 # GAN-ns with spectral normalisation on D (Miyato et al. 2018): without it the short budgets collapse on digits.
-GAN_LOSSES = {
-    "gan-ns": {"loss": "ns", "spectral_norm": True},
-    "gan-wgan-gp": {"loss": "wgan-gp", "n_critic": 5, "betas": (0.5, 0.9)},  # Gulrajani et al. 2017, alg. 1
+# The GANs on the main data, name -> (label, GAN options); WGAN-GP as Gulrajani et al. 2017, alg. 1.
+MAIN_GANS: dict[str, tuple[str, dict[str, Any]]] = {
+    "gan-ns": ("GAN-ns", {"loss": "ns", "spectral_norm": True}),
+    "gan-wgan-gp": ("WGAN-GP", {"loss": "wgan-gp", "n_critic": 5, "betas": (0.5, 0.9)}),
 }
-GAN_LABELS = {"gan-ns": "GAN-ns", "gan-wgan-gp": "WGAN-GP"}
 # The toys' mode-collapse comparison (Lin et al. 2018, PacGAN, sec. 5.1): name -> (label, options, preset budget).
 # WGAN-GP as Gulrajani et al. 2017's 2-D toys (their gan_toy.py): 5 critic steps, Adam(1e-4, (0.5, 0.9)),
 # lambda = 0.1 ("smaller lambda seems to help for toy tasks").
@@ -123,7 +124,7 @@ def _vae(latent: int, hidden, preset: StudyPreset, **extra: Any) -> dict[str, An
 
 def _gan(name: str, latent: int, hidden, preset: StudyPreset, lr: float) -> dict[str, Any]:
     return {"kind": "gan", "latent_dim": latent, "hidden": hidden, "d_hidden": hidden, "channels": preset.channels,
-            "lr_g": lr, "lr_d": lr, **GAN_LOSSES[name]}
+            "lr_g": lr, "lr_d": lr, **MAIN_GANS[name][1]}
 
 
 def _is_2d(ctx: Context) -> bool:
@@ -273,9 +274,9 @@ def gan_recipes(ctx: Context) -> list[Recipe]:
     """Claim 5: GAN-ns and WGAN-GP on the main data."""
     p = ctx.preset
     steps = {"gan-ns": p.steps, "gan-wgan-gp": p.wgan_steps}
-    return [Recipe(name, "gans", GAN_LABELS[name], "train", ctx.main,
+    return [Recipe(name, "gans", MAIN_GANS[name][0], "train", ctx.main,
                    _gan(name, p.gan_latent_dim, p.hidden, p, p.gan_lr), _train(steps[name], p), {"model": name})
-            for name in GAN_LOSSES]
+            for name in MAIN_GANS]
 
 
 def _slug(name: str) -> str:
