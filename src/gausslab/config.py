@@ -37,7 +37,11 @@ class VAEConfig(StrictModel):
     prior: Literal["standard", "mog", "vamp", "flow"] = "standard"
     prior_components: int = Field(10, gt=0)  # mixture components / VampPrior pseudo-inputs
     flow_layers: int = Field(4, gt=0)  # coupling layers of the `flow` prior
-    likelihood: Literal["auto", "bernoulli", "gaussian"] = "auto"  # auto: bernoulli for images
+    likelihood: Literal["auto", "bernoulli", "gaussian", "logistic"] = Field("auto", description=(
+        "p(x|z): auto picks logistic (discretized, per pixel) for grey-level images, bernoulli for binary or "
+        "continuous images, gaussian for vectors"))
+    levels: int | None = Field(None, ge=2, description=(
+        "grey levels of the data, for the logistic likelihood; None: the data set's own (build_model fills it in)"))
     gaussian_scale: Literal["learned", "fixed"] = "learned"
     gaussian_std: float = Field(1.0, gt=0)  # the scale when gaussian_scale == "fixed"
     beta: float = Field(1.0, ge=0)  # Higgins et al. 2017

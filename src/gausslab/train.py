@@ -14,6 +14,7 @@ import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -24,6 +25,7 @@ from gausslab import checkpoint as ckpt
 from gausslab import parallel
 from gausslab.config import DataConfig, RunConfig, TrainConfig
 from gausslab.data import Dataset
+from gausslab.data.discrete import model_view
 from gausslab.errors import CheckpointError, ConfigError, TrainingError
 from gausslab.fileio import atomic_write_text
 from gausslab.guard import NonFiniteGuard
@@ -91,7 +93,9 @@ def fit(
     config: the full run config to record (defaults to this data/model/train).
     """
     train = train or TrainConfig()
-    config = config or RunConfig(data=DataConfig(name=data.name), model=model.config, train=train)
+    # The model's own config is recorded: build_model may have resolved fields from the data (levels).
+    config = config or RunConfig(data=DataConfig(name=data.name), train=train)
+    config = config.model_copy(update={"model": getattr(model, "config", config.model)})
     with torch.random.fork_rng(devices=[]):
         return _Loop(model, data, train, config, Path(out) if out else None, progress).run(resume)
 
@@ -102,7 +106,13 @@ class _Loop:
         self.model, self.data, self.train, self.config, self.out = model.to(self.dist.device), data, train, config, out
         self.writer = self.out is not None and self.dist.is_main
         self.progress = sys.stderr.isatty() if progress is None else progress
-        self.x = model.prepare(data.train.to(self.dist.device))
+        # Discrete data is dequantized (or binarized) per batch from the global RNG, which checkpoints
+        # restore; a full-batch (EM) model gets one seeded view, since EM needs a fixed data set.
+        self.view = partial(model_view, how=model.data_transform, levels=data.levels)
+        train_x = data.train.to(self.dist.device)
+        if model.full_batch:
+            train_x = self.view(train_x, generator=torch.Generator(self.dist.device).manual_seed(train.seed))
+        self.x = model.prepare(train_x)
         batch = self.x.shape[0] if model.full_batch else min(train.batch_size, self.x.shape[0])
         self.schedule = _Schedule(self.x.shape[0], batch, train.seed)
         self.total = total_steps(train, self.schedule.steps_per_epoch)
@@ -183,7 +193,7 @@ class _Loop:
         if self.model.full_batch:
             x = self.x
         else:  # index_select: ~4x faster than x[rows] for a batch of images
-            x = self.x.index_select(0, self.schedule.rows(step, self.dist.rank, self.dist.world))
+            x = self.view(self.x.index_select(0, self.schedule.rows(step, self.dist.rank, self.dist.world)))
         losses = self.model.training_losses(x, step)
         while True:
             with self.amp:
@@ -256,7 +266,7 @@ class _Loop:
         held_out, sums = getattr(self.data, split).to(self.dist.device), {}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            for chunk in held_out.split(1024):
+            for chunk in self.view(held_out).split(1024):
                 for k, v in self.model.validation_terms(chunk).items():
                     sums[k] = sums.get(k, 0.0) + float(v) * chunk.shape[0]
         self.model.train()

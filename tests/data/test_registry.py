@@ -70,7 +70,8 @@ def test_stratified_split_keeps_every_label_share_in_every_split():
 
 
 def test_stratified_test_split_does_not_depend_on_the_validation_fraction():
-    with_valid, without = split(_labelled([40, 20, 60]), "t", 0.25, 0.1, 5), split(_labelled([40, 20, 60]), "t", 0.25, 0, 5)
+    raw = _labelled([40, 20, 60])
+    with_valid, without = split(raw, "t", 0.25, 0.1, 5), split(raw, "t", 0.25, 0, 5)
     assert torch.equal(with_valid.test, without.test) and without.valid is None
 
 

@@ -42,6 +42,9 @@ class GenerativeModel(nn.Module):
     """
 
     full_batch: bool = False  # True: each step sees the whole training set (EM)
+    # How discrete data reaches the model in training and evaluation (`gausslab.data.discrete`):
+    # density models see it dequantized, so their log-likelihoods are densities of the same values.
+    data_transform: str | None = "dequantize"
 
     def optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
         """Adam on all parameters at `train.lr`; GANs override with one per network."""

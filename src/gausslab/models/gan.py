@@ -49,6 +49,8 @@ class WeightAverage(nn.Module):
 class GAN(GenerativeModel):
     """Generator G: z [B, latent_dim] -> x [B, *shape]; discriminator D: `pack` samples -> one score."""
 
+    data_transform = None  # no density: trained on the data as stored
+
     def __init__(self, config: GANConfig, shape: tuple[int, ...]):
         super().__init__()
         self.config, self.shape = config, tuple(shape)
