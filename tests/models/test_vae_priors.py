@@ -55,3 +55,15 @@ def test_monte_carlo_kl_agrees_in_expectation_with_closed_form():
     assert per_unit is not None and none is None
     se = mc.std(0) / 20_000**0.5
     assert ((mc.mean(0) - closed).abs() < 4 * se + 1e-4).all(), (mc.mean(0), closed)
+
+
+def test_a_mixture_prior_learns_at_its_own_multiple_of_the_learning_rate():
+    from gausslab.config import TrainConfig
+
+    model = build_model("vae", tiny_vectors(), prior="mog", **TINY)
+    (groups,) = [opt.param_groups for opt in model.optimizers(TrainConfig(lr=2e-3)).values()]
+    assert [g["lr"] for g in groups] == [2e-3, 2e-3 * model.prior.lr_scale] and model.prior.lr_scale == 10
+    assert {id(p) for p in groups[1]["params"]} == {id(p) for p in model.prior.parameters()}
+    assert sorted(map(id, groups[0]["params"] + groups[1]["params"])) == sorted(map(id, model.parameters()))
+    standard = build_model("vae", tiny_vectors(), prior="vamp", **TINY).optimizers(TrainConfig(lr=2e-3))
+    assert [g["lr"] for g in standard["model"].param_groups] == [2e-3]

@@ -28,7 +28,7 @@ class Dataset:
     data's own units) when known; `labels`/`factors` hold `[N]` / `[N, F]` tensors for the train
     split and `valid_*` / `test_*` for the others. `levels` is the number of grey levels of discrete
     images, whose pixel k is stored as k / (levels - 1) in [0, 1] (256 for 8-bit data, 17 for
-    `digits`); density models see them dequantized (`data.dequantize`). None: continuous data.
+    `digits`); density models see them dequantized (`data.discrete`). None: continuous data.
     """
 
     name: str

@@ -17,9 +17,9 @@ from torch import Tensor
 from torch.distributions import Normal
 
 from gausslab import nets
-from gausslab.config import VAEConfig
+from gausslab.config import TrainConfig, VAEConfig
 from gausslab.likelihoods import LIKELIHOODS
-from gausslab.models.base import GenerativeModel, Loss
+from gausslab.models.base import GenerativeModel, Loss, adam
 from gausslab.priors import PRIORS
 
 
@@ -121,6 +121,16 @@ class VAE(GenerativeModel):
             log_w = log_px + self.prior.log_prob(z) - q.log_prob(z).sum(-1)  # [m, B]
             total = torch.logaddexp(total, torch.logsumexp(log_w, 0))
         return total - math.log(k)
+
+    def optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+        """One Adam; a prior with its own `lr_scale` (the mixture's) learns at that multiple of train.lr."""
+        scale = getattr(self.prior, "lr_scale", 1.0)
+        if scale == 1.0:
+            return super().optimizers(train)
+        prior = {id(p) for p in self.prior.parameters()}
+        rest = [p for p in self.parameters() if id(p) not in prior]
+        groups = [{"params": rest}, {"params": list(self.prior.parameters()), "lr": scale * train.lr}]
+        return {"model": adam(groups, lr=train.lr)}
 
     def beta_at(self, step: int) -> float:
         warm = self.config.warmup_steps
