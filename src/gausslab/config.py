@@ -42,6 +42,9 @@ class VAEConfig(StrictModel):
         "continuous images, gaussian for vectors"))
     levels: int | None = Field(None, ge=2, description=(
         "grey levels of the data, for the logistic likelihood; None: the data set's own (build_model fills it in)"))
+    kl_samples: int = Field(1, ge=1, description=(
+        "draws of z for the prior term of the Monte Carlo KL (priors without a closed form: mog, vamp, flow); "
+        "more draws, less gradient noise"))
     gaussian_scale: Literal["learned", "fixed"] = "learned"
     gaussian_std: float = Field(1.0, gt=0)  # the scale when gaussian_scale == "fixed"
     beta: float = Field(1.0, ge=0)  # Higgins et al. 2017

@@ -67,3 +67,29 @@ def test_a_mixture_prior_learns_at_its_own_multiple_of_the_learning_rate():
     assert sorted(map(id, groups[0]["params"] + groups[1]["params"])) == sorted(map(id, model.parameters()))
     standard = build_model("vae", tiny_vectors(), prior="vamp", **TINY).optimizers(TrainConfig(lr=2e-3))
     assert [g["lr"] for g in standard["model"].param_groups] == [2e-3]
+
+
+def test_more_kl_samples_keep_the_estimate_unbiased_and_cut_its_gradient_noise():
+    data = tiny_vectors()
+    x = data.train[:1]
+    grads, values = {}, {}
+    for samples in (1, 16):
+        model = build_model("vae", data, prior="standard", kl_samples=samples, **TINY)
+        model.prior = _MonteCarloStandardNormal(2)
+        with torch.no_grad():
+            q0 = model.encode(x)
+        closed = StandardNormal(2).kl(q0).sum(-1)
+        torch.manual_seed(0)
+        grads[samples], values[samples] = [], []
+        for _ in range(400):
+            loc = q0.loc.clone().requires_grad_(True)
+            q = Normal(loc, q0.scale)
+            kl, _ = model.kl(q, q.rsample())
+            kl.sum().backward()
+            grads[samples].append(loc.grad.clone())
+            values[samples].append(kl.detach())
+        values[samples] = torch.cat(values[samples])
+        se = values[samples].std() / 400**0.5
+        assert (values[samples].mean() - closed).abs() < 4 * se  # unbiased for the closed-form KL
+    noise = {s: torch.stack(g).var(0).sum() for s, g in grads.items()}
+    assert noise[16] < noise[1] / 4, noise

@@ -95,7 +95,13 @@ class VAE(GenerativeModel):
         per_unit = self.prior.kl(q) if hasattr(self.prior, "kl") else None
         if per_unit is not None:
             return per_unit.sum(-1), per_unit
-        return q.log_prob(z).sum(-1) - self.prior.log_prob(z), None
+        # Monte Carlo: log q(z|x) - log p(z) (Kingma & Welling 2014). The reparameterised gradient of
+        # log q(z|x) is exact; the noise is in the prior term, so that one may average `kl_samples` draws.
+        log_p = self.prior.log_prob(z)  # [B]
+        if self.config.kl_samples > 1:
+            more = self.prior.log_prob(q.rsample((self.config.kl_samples - 1,)))  # [S - 1, B]
+            log_p = torch.cat([log_p.unsqueeze(0), more]).mean(0)
+        return q.log_prob(z).sum(-1) - log_p, None
 
     def elbo(self, x: Tensor) -> ElboTerms:
         """Single-sample ELBO terms per example."""
