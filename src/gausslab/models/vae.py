@@ -56,8 +56,8 @@ class VAE(GenerativeModel):
     @staticmethod
     def likelihood_kind(config: VAEConfig, shape: tuple[int, ...]) -> str:
         """`auto`: Gaussian for vectors in the user's units; for images the discretized logistic when they have
-        grey levels (a proper mass on them: on 8-bit MNIST ~1.6 bits/dim where a Gaussian decoder gets
-        ~5.8), else the Bernoulli (binary pixels; continuous images in [0, 1] as before)."""
+        grey levels (a proper mass on them: on mnist5k after 5 epochs 1.84 bits/dim, where the Gaussian
+        with learned per-pixel scales has 9.18), else the Bernoulli (binary or continuous images)."""
         if config.likelihood != "auto":
             return config.likelihood
         if len(shape) != 3:
