@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Normal
 
@@ -61,11 +62,20 @@ class StandardNormal(nn.Module):
 class MixtureOfGaussians(nn.Module):
     """p(z) = sum_k pi_k N(mu_k, diag sigma_k^2) with learnable means, log-stds and mixture logits."""
 
+    # Its parameters are in latent units (~1), where Adam moves each by about lr per step: at the CLI
+    # defaults (lr 1e-3, a few hundred steps) they could hardly leave their start. Ten times the
+    # model's rate lets the mixture follow q(z) (on digits, 60 epochs: 3 seeds, see the README).
+    lr_scale = 10.0
+    spread = 0.5  # sd of the initial means; components then get variance 1 - spread^2
+
     def __init__(self, latent_dim: int, *, components: int, **_: object):
         super().__init__()
-        # Spread means (as draws from the N(0, I) they replace) so the components start apart.
-        self.means = nn.Parameter(torch.randn(components, latent_dim))  # [K, D]
-        self.log_stds = nn.Parameter(torch.zeros(components, latent_dim))  # [K, D]
+        # Start as N(0, I) in mean and covariance (means ~ N(0, spread^2 I), variances 1 - spread^2), so
+        # the mixture begins where the fixed prior is and moves towards q(z) from there. Means drawn
+        # from N(0, I) itself with unit variances start at twice the prior's variance, away from the codes.
+        self.means = nn.Parameter(self.spread * torch.randn(components, latent_dim))  # [K, D]
+        log_std = 0.5 * math.log(1 - self.spread**2)
+        self.log_stds = nn.Parameter(torch.full((components, latent_dim), log_std))  # [K, D]
         self.logits = nn.Parameter(torch.zeros(components))  # [K]
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -85,12 +95,19 @@ class VampPrior(nn.Module):
     def __init__(self, latent_dim: int, *, components: int, data_shape: tuple[int, ...], encode: Encode, **_: object):
         super().__init__()
         object.__setattr__(self, "encode", encode)  # bypasses nn.Module's registration of submodules
-        # Start the pseudo-inputs where data lives: pixels in [0, 1] for images, N(0, I) for vectors.
-        init = torch.rand if len(data_shape) == 3 else torch.randn
-        self.pseudo_inputs = nn.Parameter(init(components, *data_shape))  # [K, *shape]
+        # Images: as in the paper's code, pseudo-inputs start at small values around the data's dark
+        # background, N(0.05, 0.01^2), and pass through hardtanh(0, 1), so they stay in the pixel range
+        # (uniform noise in [0, 1] starts them far from any digit). Vectors: N(0, I), in the user's units.
+        self.images = len(data_shape) == 3
+        noise = torch.randn(components, *data_shape)
+        self.pseudo_inputs = nn.Parameter(0.05 + 0.01 * noise if self.images else noise)  # [K, *shape]
+
+    def inputs(self) -> Tensor:
+        """The pseudo-inputs u_k the encoder sees [K, *shape]: clipped to [0, 1] for images."""
+        return F.hardtanh(self.pseudo_inputs, 0.0, 1.0) if self.images else self.pseudo_inputs
 
     def _components(self) -> Normal:
-        return self.encode(self.pseudo_inputs)  # loc, scale [K, D]
+        return self.encode(self.inputs())  # loc, scale [K, D]
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         q = self._components()

@@ -6,6 +6,9 @@ and test examples are computed once and shared. Everything is seeded; torch's gl
 as it was. Sample metrics use domain features (`metrics.features`), hence `fid_domain`/`kid_domain`,
 unless another feature space is chosen (`FEATURE_SPACES`, or a callable): then `fid_<key>`/`kid_<key>`.
 The record's `features` names the space whenever a sample metric was computed.
+Likelihoods are scored on the test images as the model sees them (`data.discrete`): density models
+on dequantized grey levels, all in one currency (`bits_per_dim`, `metrics.nll.bits_per_dim`);
+a Bernoulli VAE on binarized ones, under its own key `nll_bernoulli_binarized`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from torch import Tensor
 
 from gausslab.version import __version__
 from gausslab.data import Dataset
-from gausslab.core.errors import lookup
+from gausslab.core.errors import ConfigError, lookup
+from gausslab.data.discrete import changes_data, model_view
 from gausslab.evaluation import features, inception
 from gausslab.metrics import disentangle, latent, nll, samples
 from gausslab.metrics.toy import toy_metrics
@@ -69,6 +73,24 @@ class EvalContext:
         return self.data.test[: self.n].to(self.model.device)
 
     @cached_property
+    def x_model(self) -> Tensor:
+        """The test examples as the model is scored on them: dequantized (densities) or binarized (Bernoulli
+        pixels) with the evaluation seed; as stored for data without grey levels."""
+        return model_view(self.x, self.model.data_transform, self.data.levels, self.generator())
+
+    @property
+    def binarized(self) -> bool:
+        """Scored on binarized grey levels: other data than the test set, so its NLL gets its own key."""
+        return changes_data(self.model.data_transform, self.data.levels)
+
+    def bits_per_dim(self, nats: float) -> dict[str, float]:
+        """`bits_per_dim` of the discrete test images, by the one convention of `nll.bits_per_dim`."""
+        if self.data.kind != "image" or self.binarized:
+            return {}
+        levels = self.data.levels if self.model.data_transform == "dequantize" else None
+        return {"bits_per_dim": nll.bits_per_dim(nats, self.data.dim, levels)}
+
+    @cached_property
     def extractor(self) -> features.FeatureExtractor | features.UserFeatures:
         if isinstance(self.features, str):
             return FEATURE_SPACES[self.features](self)
@@ -95,21 +117,20 @@ class EvalContext:
 def _elbo(ctx: EvalContext) -> dict[str, Any]:
     if not ctx.is_vae:
         return {}
-    return {"elbo": torch.cat([ctx.model.elbo(c).elbo for c in ctx.x.split(ctx.batch)]).double().mean().item()}
+    elbo = torch.cat([ctx.model.elbo(c).elbo for c in ctx.x_model.split(ctx.batch)])
+    return {"elbo": elbo.double().mean().item()}
 
 
 def _nll_iwae(ctx: EvalContext) -> dict[str, Any]:
+    """IWAE NLL in nats with bits/dim; a Bernoulli VAE on grey levels under `nll_bernoulli_binarized` alone."""
     if not ctx.is_vae:
         return {}
-    result = nll.iwae_nll(ctx.model, ctx.x, k=ctx.k, batch=max(1, ctx.batch // 4), seed=ctx.seed)
-    out = {"nll_iwae": result.nats}
-    if result.bits_per_dim is not None:
-        out["bits_per_dim"] = result.bits_per_dim
-    return out
+    nats = nll.iwae_nll(ctx.model, ctx.x_model, k=ctx.k, batch=max(1, ctx.batch // 4), seed=ctx.seed).nats
+    return {"nll_bernoulli_binarized": nats} if ctx.binarized else {"nll_iwae": nats, **ctx.bits_per_dim(nats)}
 
 
 def _latent(ctx: EvalContext) -> dict[str, Any]:
-    return latent.latent_report(ctx.model, ctx.x, seed=ctx.seed).to_dict() if ctx.is_vae else {}
+    return latent.latent_report(ctx.model, ctx.x_model, seed=ctx.seed).to_dict() if ctx.is_vae else {}
 
 
 def _prdc(ctx: EvalContext) -> dict[str, Any]:
@@ -152,16 +173,16 @@ def _toy(ctx: EvalContext) -> dict[str, Any]:
 
 
 def _test_log_likelihood(ctx: EvalContext) -> dict[str, Any]:
-    """Mean exact log p(x) on the test examples, for models with a density (GMM)."""
+    """Mean exact log p(x) on the test examples, with bits/dim, for models with a density (GMM)."""
     if not hasattr(ctx.model, "log_prob"):
         return {}
-    values = torch.cat([ctx.model.log_prob(c) for c in ctx.x.split(ctx.batch)])
-    return {"test_log_likelihood": values.double().mean().item()}
+    mean = torch.cat([ctx.model.log_prob(c) for c in ctx.x_model.split(ctx.batch)]).double().mean().item()
+    return {"test_log_likelihood": mean, **ctx.bits_per_dim(-mean)}
 
 
 METRICS: dict[str, Callable[[EvalContext], dict[str, Any]]] = {
     "elbo": _elbo,
-    "nll_iwae": _nll_iwae,  # with bits_per_dim for images
+    "nll_iwae": _nll_iwae,  # with bits_per_dim for images; nll_bernoulli_binarized instead for Bernoulli pixels
     "latent": _latent,  # rate, distortion, active_units, mutual_info, marginal_kl, prior_holes, collapsed
     "prdc": _prdc,  # precision, recall, density, coverage (domain features)
     "fid": _fid,  # fid_domain
@@ -169,7 +190,7 @@ METRICS: dict[str, Callable[[EvalContext], dict[str, Any]]] = {
     "latent_fidelity": _latent_fidelity,  # *_vs_recon and latent_* PRDC
     "disentanglement": _disentanglement,  # mig, dci_* (data with factors)
     "toy": _toy,  # modes_captured, high_quality, reverse_kl, test_log_likelihood (toys)
-    "test_log_likelihood": _test_log_likelihood,
+    "test_log_likelihood": _test_log_likelihood,  # with bits_per_dim for images
 }
 SAMPLE_METRICS = ("prdc", "fid", "kid", "latent_fidelity")  # the metrics computed in a feature space
 
@@ -215,6 +236,10 @@ def evaluate(
     see `metrics.features.extractor`; Inception-v3's, see `metrics.inception`).
     """
     names = [metrics] if isinstance(metrics, str) else list(metrics if metrics is not None else METRICS)
+    model_levels = getattr(getattr(model, "config", None), "levels", None)
+    if model_levels is not None and model_levels != data.levels:
+        raise ConfigError(f"the model was built for {model_levels} grey levels but {data.name!r} has "
+                          f"levels={data.levels}; evaluate it on data of the same kind")
     chosen = {name: lookup(METRICS, "metric", name) for name in names}
     if isinstance(features, str):
         lookup(FEATURE_SPACES, "feature space", features)

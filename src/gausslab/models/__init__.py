@@ -29,6 +29,7 @@ def build_model(
     """A freshly initialised model (weights seeded by `seed`) for data of `data`'s shape.
 
     `build_model("vae", ds, prior="vamp", latent_dim=16)` or `build_model(VAEConfig(...), ds)`.
+    A config with a `levels` field left at None takes the grey levels of a Dataset given as `data`.
     Torch's global RNG is left as it was.
 
     Your own networks: `encoder=` / `decoder=` (VAE), `generator=` / `discriminator=` (GAN), each
@@ -44,6 +45,9 @@ def build_model(
     else:
         config = validate(type(kind_or_config), {**kind_or_config.model_dump(), **options})
     shape = data.shape if isinstance(data, Dataset) else tuple(data)
+    levels = data.levels if isinstance(data, Dataset) else None
+    if levels is not None and "levels" in type(config).model_fields and config.levels is None:
+        config = config.model_copy(update={"levels": levels})
     cls = lookup(MODELS, "model", config.kind)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

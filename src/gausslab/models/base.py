@@ -53,6 +53,9 @@ class GenerativeModel(nn.Module):
     config_class: type  # the model's pydantic config; its `kind` is the model's registry name
 
     full_batch: bool = False  # True: each step sees the whole training set (EM)
+    # How discrete data reaches the model in training and evaluation (`gausslab.data.discrete`):
+    # density models see it dequantized, so their log-likelihoods are densities of the same values.
+    data_transform: str | None = "dequantize"
 
     def optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
         """Adam on all parameters at the trainer's learning rate `lr`; GANs override with one per network."""
