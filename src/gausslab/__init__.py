@@ -2,7 +2,7 @@
 
 from gausslab.version import __version__
 from gausslab.checkpoint import load
-from gausslab.config import DataConfig, GANConfig, GMMConfig, RunConfig, TrainConfig, VAEConfig
+from gausslab.config import DataConfig, FlowConfig, GANConfig, GMMConfig, HistogramConfig, RunConfig, TrainConfig, VAEConfig
 from gausslab.data import Dataset, load_dataset
 from gausslab.evaluate import Evaluation, evaluate
 from gausslab.errors import CheckpointError, ConfigError, DataError, GausslabError, TrainingError
@@ -10,7 +10,7 @@ from gausslab.models import MODELS, build_model
 from gausslab.train import FitResult, fit
 
 __all__ = [
-    "MODELS", "CheckpointError", "ConfigError", "DataConfig", "DataError", "Dataset", "FitResult", "GANConfig",
-    "GMMConfig", "GausslabError", "RunConfig", "TrainConfig", "TrainingError", "VAEConfig", "build_model", "fit", "Evaluation", "evaluate",
+    "MODELS", "CheckpointError", "ConfigError", "DataConfig", "DataError", "Dataset", "FitResult", "FlowConfig",
+    "GANConfig", "GMMConfig", "HistogramConfig", "GausslabError", "RunConfig", "TrainConfig", "TrainingError", "VAEConfig", "build_model", "fit", "Evaluation", "evaluate",
     "load", "load_dataset",
 ]

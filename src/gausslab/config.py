@@ -66,16 +66,47 @@ class GANConfig(StrictModel):
     channels: tuple[int, ...] = (32, 64, 128)
 
 
+Preprocess = Literal["auto", "none", "logit"]  # `models.preprocess.PREPROCESSORS`, plus auto
+_PREPROCESS_HELP = ("fixed map applied to the data before the density is fitted, its Jacobian counted so log_prob "
+                    "stays a density in data space: logit = RealNVP's logit(0.05 + 0.9 x) for pixels in [0, 1]; "
+                    "auto = logit for images, none for vectors")
+
+
 class GMMConfig(StrictModel):
     kind: Literal["gmm"] = "gmm"
     components: int = Field(10, gt=0)
-    covariance: Literal["full", "diag"] = "full"
+    covariance: Literal["full", "diag", "lowrank"] = Field("full", description=(
+        "full [D, D], diag [D], or lowrank: W W^T + s^2 I with W [D, rank], a mixture of probabilistic PCA "
+        "(Tipping & Bishop 1999)"))
+    rank: int = Field(1, ge=0, description="columns of W for covariance=lowrank (0: isotropic), below the data "
+                                           "dimension; ignored otherwise")
     reg_covar: float = Field(1e-6, gt=0)  # added to covariance diagonals (as scikit-learn)
     tol: float = Field(1e-4, ge=0)  # stop when the mean log-likelihood gains less than this
+    preprocess: Preprocess = Field("none", description=_PREPROCESS_HELP)
 
 
-ModelConfig = Annotated[Union[VAEConfig, GANConfig, GMMConfig], Field(discriminator="kind")]
-MODEL_CONFIGS: dict[str, type[StrictModel]] = {"vae": VAEConfig, "gan": GANConfig, "gmm": GMMConfig}
+class FlowConfig(StrictModel):
+    kind: Literal["flow"] = "flow"
+    layers: int = Field(8, gt=0, description="RealNVP affine couplings; masks alternate between a checkerboard "
+                                             "and its complement")
+    hidden: tuple[int, ...] = Field((256, 256), min_length=1, description="MLP widths of each coupling's "
+                                                                        "scale-and-shift network")
+    preprocess: Preprocess = Field("auto", description=_PREPROCESS_HELP)
+
+
+class HistogramConfig(StrictModel):
+    kind: Literal["histogram"] = "histogram"
+    levels: int = Field(256, ge=2, description="equal-width bins per dimension on [0, 1]: the data's grey levels "
+                                               "(256 for 8-bit images, 17 for digits)")
+    smoothing: float = Field(1.0, gt=0, description="pseudo-count added to every bin (1: add-one, Laplace)")
+
+
+ModelConfig = Annotated[
+    Union[VAEConfig, GANConfig, GMMConfig, FlowConfig, HistogramConfig], Field(discriminator="kind")
+]
+MODEL_CONFIGS: dict[str, type[StrictModel]] = {
+    "vae": VAEConfig, "gan": GANConfig, "gmm": GMMConfig, "flow": FlowConfig, "histogram": HistogramConfig,
+}
 
 
 class TrainConfig(StrictModel):
@@ -110,7 +141,8 @@ def validate(cls: type[StrictModel], raw: dict[str, Any]) -> StrictModel:
 def _one_line(err: ValidationError, raw: dict[str, Any]) -> str:
     first = err.errors()[0]
     loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith(("function-", "tagged-union")))
-    loc = loc.replace(".vae.", ".").replace(".gan.", ".").replace(".gmm.", ".")
+    for kind in MODEL_CONFIGS:  # the union's tag in the location: model.gmm.components -> model.components
+        loc = loc.replace(f".{kind}.", ".")
     value = first.get("input")
     kind = first["type"]
     if kind == "extra_forbidden":

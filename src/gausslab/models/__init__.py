@@ -8,11 +8,13 @@ from gausslab.config import MODEL_CONFIGS, StrictModel, validate
 from gausslab.data import Dataset
 from gausslab.errors import lookup
 from gausslab.models.base import GenerativeModel, Loss
+from gausslab.models.flow import Flow
 from gausslab.models.gan import GAN
 from gausslab.models.gmm import GMM
+from gausslab.models.histogram import Histogram
 from gausslab.models.vae import VAE, ElboTerms
 
-MODELS: dict[str, type[GenerativeModel]] = {"vae": VAE, "gan": GAN, "gmm": GMM}
+MODELS: dict[str, type[GenerativeModel]] = {"vae": VAE, "gan": GAN, "gmm": GMM, "flow": Flow, "histogram": Histogram}
 
 
 def build_model(
@@ -35,4 +37,4 @@ def build_model(
         return cls(config, shape)
 
 
-__all__ = ["GAN", "GMM", "MODELS", "ElboTerms", "GenerativeModel", "Loss", "VAE", "build_model"]
+__all__ = ["GAN", "GMM", "MODELS", "ElboTerms", "Flow", "GenerativeModel", "Histogram", "Loss", "VAE", "build_model"]

@@ -1,5 +1,9 @@
 """Explicit Gaussian mixture fitted by EM (Dempster et al. 1977), trained by the one trainer.
 
+Covariances are full, diagonal, or low-rank plus isotropic noise (a mixture of probabilistic PCA,
+`models.ppca`). With `preprocess` the mixture is fitted to y = f(x) (e.g. RealNVP's logit) and
+log p(x) adds log|det df/dx|, so it stays a density of x in data space.
+
 Each training step is one EM iteration on the whole training set (`full_batch`); the update
 is closed form, so the step yields `Loss(None, -mean log-likelihood)` and nothing is
 backpropagated. EM never lowers the training likelihood (Bishop 2006, sec. 9.4) — up to the
@@ -20,14 +24,16 @@ from torch import Tensor
 
 from gausslab.config import GMMConfig, TrainConfig, validate
 from gausslab.data import Dataset
-from gausslab.errors import DataError, TrainingError
+from gausslab.errors import ConfigError, DataError, TrainingError
 from gausslab.models.base import GenerativeModel, Loss
+from gausslab.models.ppca import ppca_covariance, ppca_parameters
+from gausslab.models.preprocess import preprocessor
 
 _EPS = 10 * torch.finfo(torch.float64).eps  # keeps empty components' counts positive (as scikit-learn)
 
 
 class GMM(GenerativeModel):
-    """p(x) = sum_k w_k N(x; mu_k, Sigma_k), Sigma_k full [D, D] or diagonal [D]."""
+    """p(x) = sum_k w_k N(x; mu_k, Sigma_k), Sigma_k full [D, D], diagonal [D] or low-rank (stored as [D, D])."""
 
     full_batch = True
 
@@ -35,7 +41,11 @@ class GMM(GenerativeModel):
         super().__init__()
         self.config, self.shape = config, tuple(shape)
         k, d = config.components, math.prod(self.shape)
-        full = config.covariance == "full"
+        if config.covariance == "lowrank" and config.rank >= d:
+            raise ConfigError(f"model.rank={config.rank} must be below the data dimension {d} for "
+                              f"covariance=lowrank (rank {d - 1} already gives a full covariance)")
+        self.preprocessor = preprocessor(config.preprocess, self.shape)
+        full = config.covariance != "diag"
         cov = torch.eye(d, dtype=torch.float64).repeat(k, 1, 1) if full else torch.ones(k, d, dtype=torch.float64)
         self.register_buffer("weights", torch.full((k,), 1 / k, dtype=torch.float64))  # [K]
         self.register_buffer("means", torch.zeros(k, d, dtype=torch.float64))  # [K, D]
@@ -45,20 +55,27 @@ class GMM(GenerativeModel):
 
     @property
     def n_parameters(self) -> int:
-        """Free parameters: K-1 weights, K*D means, K*D(D+1)/2 (full) or K*D (diag) covariances."""
+        """Free parameters: K-1 weights, K*D means, K*D(D+1)/2 (full), K*D (diag) or K*(Dq - q(q-1)/2 + 1)
+        (low-rank, q = rank) covariances."""
         k, d = self.means.shape
-        per_cov = d * (d + 1) // 2 if self.config.covariance == "full" else d
-        return (k - 1) + k * d + k * per_cov
+        per_cov = {"full": d * (d + 1) // 2, "diag": d, "lowrank": ppca_parameters(d, self.config.rank)}
+        return (k - 1) + k * d + k * per_cov[self.config.covariance]
 
     def optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
         return {}  # EM updates in closed form
 
     def prepare(self, x: Tensor) -> Tensor:
-        """x [N, *shape] -> the statistics EM reads, in float64: x flattened [N, D] for full covariances,
-        [x, x^2] [N, 2D] for diagonal ones (whose log-densities and M-step are then one GEMM each).
-        The trainer calls this once per run, not at every iteration."""
+        """x [N, *shape] -> the rows EM reads, in float64: [statistics, log|det dy/dx|] [N, F + 1].
+
+        y = the preprocessed x flattened [N, D]; the statistics are y for full and low-rank covariances,
+        [y, y^2] [N, 2D] for diagonal ones (whose log-densities and M-step are then one GEMM each); the
+        last column turns log p(y) into log p(x). The trainer calls this once per run, not at every iteration.
+        """
         x = x.reshape(x.shape[0], -1).to(self.means)
-        return torch.cat([x, x.square()], dim=1) if self.config.covariance == "diag" else x
+        self.preprocessor.check(x)
+        mapped = self.preprocessor.forward(x)
+        stats = torch.cat([mapped.y, mapped.y.square()], dim=1) if self.config.covariance == "diag" else mapped.y
+        return torch.cat([stats, mapped.log_det.unsqueeze(1)], dim=1)
 
     # --- densities -------------------------------------------------------------------------
 
@@ -109,8 +126,9 @@ class GMM(GenerativeModel):
         return self._component_log_prob(x) + self.weights.log()  # [N, K]
 
     def log_prob(self, x: Tensor) -> Tensor:
-        """log p(x) [N] in the dtype of x (computed in float64)."""
-        return torch.logsumexp(self._joint_log_prob(self.prepare(x)), dim=1).to(x.dtype)
+        """log p(x) [N] in data space, in the dtype of x (computed in float64)."""
+        stats, log_det = _split(self.prepare(x))
+        return (torch.logsumexp(self._joint_log_prob(stats), dim=1) + log_det).to(x.dtype)
 
     def bic(self, x: Tensor) -> Tensor:
         """Bayesian information criterion -2 log L + p log N (Schwarz 1978); lower is better."""
@@ -140,6 +158,8 @@ class GMM(GenerativeModel):
             second += xs.T @ (ws.unsqueeze(-1) * xs.unsqueeze(1)).reshape(-1, k * d)
         mu = self.means - centre  # [K, D]
         cov = second.view(d, k, d).transpose(0, 1) - mu.unsqueeze(2) * mu.unsqueeze(1)
+        if self.config.covariance == "lowrank":  # the best PPCA covariance for this scatter: still an exact M-step
+            cov = ppca_covariance(cov, self.config.rank)
         self.covariances.copy_(cov + self.config.reg_covar * torch.eye(d, dtype=x.dtype, device=x.device))
 
     def _initialise(self, stats: Tensor) -> None:
@@ -166,14 +186,15 @@ class GMM(GenerativeModel):
         self.initialised.fill_(True)
 
     def em_step(self, x: Tensor) -> Tensor:
-        """One EM iteration on x [N, *shape]; returns the mean log-likelihood before the update.
+        """One EM iteration on x [N, *shape]; returns the mean log-likelihood (data space) before the update.
 
         With `tol`, a gain below tol since the previous iteration leaves the parameters as they are.
         """
         return self._em_iteration(self.prepare(x))
 
-    def _em_iteration(self, x: Tensor) -> Tensor:
-        """`em_step` on prepared x."""
+    def _em_iteration(self, rows: Tensor) -> Tensor:
+        """`em_step` on prepared rows."""
+        x, log_det = _split(rows)
         if not bool(self.initialised):
             self._initialise(x)
         joint = self._joint_log_prob(x)  # E-step [N, K]
@@ -181,7 +202,7 @@ class GMM(GenerativeModel):
         top = joint.amax(dim=1, keepdim=True)  # [N, 1]
         unnormalised = (joint - top).exp_()  # [N, K]
         total = unnormalised.sum(dim=1, keepdim=True)
-        loglik = (top + total.log()).mean()
+        loglik = ((top + total.log()).squeeze(1) + log_det).mean()
         if loglik - self.last_loglik >= self.config.tol or self.config.tol == 0:
             self._m_step(x, unnormalised / total)
             self.last_loglik.copy_(loglik)
@@ -195,14 +216,19 @@ class GMM(GenerativeModel):
         return {"log_likelihood": self.log_prob(x.double()).mean()}
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """n draws [n, *shape] (float32): a component by weight, then mu_k + L_k eps."""
+        """n draws [n, *shape] (float32): a component by weight, then mu_k + L_k eps, mapped back to data space."""
         k = torch.multinomial(self.weights, n, replacement=True, generator=generator)  # [n]
         eps = torch.randn(n, self.means.shape[1], generator=generator, device=self.device, dtype=torch.float64)
-        if self.config.covariance == "full":
-            noise = (self._cholesky()[k] @ eps.unsqueeze(-1)).squeeze(-1)  # [n, D]
-        else:
+        if self.config.covariance == "diag":
             noise = self.covariances[k].sqrt() * eps
-        return (self.means[k] + noise).float().view(n, *self.shape)
+        else:
+            noise = (self._cholesky()[k] @ eps.unsqueeze(-1)).squeeze(-1)  # [n, D]
+        return self.preprocessor.inverse(self.means[k] + noise).float().view(n, *self.shape)
+
+
+def _split(rows: Tensor) -> tuple[Tensor, Tensor]:
+    """Prepared rows [N, F + 1] -> (statistics [N, F], log|det dy/dx| [N])."""
+    return rows[:, :-1], rows[:, -1]
 
 
 def fit_gmm(data: Dataset, steps: int = 100, seed: int = 0, device: str = "auto", **config: object) -> GMM:
