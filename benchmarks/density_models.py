@@ -1,10 +1,10 @@
 """Explicit densities in data space at a small budget: what an exact likelihood costs as models get richer.
 
-Per-pixel histograms, Gaussian mixtures with full, diagonal and low-rank (mixture of probabilistic
-PCA) covariances, each on pixels and in RealNVP's logit space, and a RealNVP coupling flow, all
-trained by `gausslab.fit` on the same data. Pixels are dequantized once with a fixed seed,
-x = (k + u) / L for grey level k (L = 17 for `digits`, 256 for 8-bit images), and every figure is a
-density of those x, so bits/dim of the discrete data is -log p / (D ln 2) + log2(L) for every row.
+Per-pixel histograms, Gaussian mixtures with full, diagonal and low-rank covariances (mixtures of
+probabilistic PCA and of factor analysers), each on pixels and in RealNVP's logit space, and a
+RealNVP coupling flow, all trained by `gausslab.fit` on the same data. Pixels are dequantized once
+with a fixed seed, x = (k + u) / L for grey level k (L = 17 for `digits`, 256 for 8-bit images), and
+every figure is a density of those x, so bits/dim of the discrete data is -log p / (D ln 2) + log2(L).
 Reports free parameters, fit seconds, and validation / test log-likelihood (nats per example).
 
 Run: python -m benchmarks.density_models [--data digits] [--levels 17] [--flow-epochs 30] [--em-steps 100]
@@ -29,6 +29,8 @@ MIXTURES = [  # (label, GMMConfig fields) — each fitted on pixels and in logit
     ("GMM diag K=50", dict(components=50, covariance="diag")),
     ("MPPCA K=10 q=4", dict(components=10, covariance="lowrank", rank=4)),
     ("MPPCA K=10 q=8", dict(components=10, covariance="lowrank", rank=8)),
+    ("MFA K=10 q=4", dict(components=10, covariance="factor", rank=4)),
+    ("MFA K=10 q=8", dict(components=10, covariance="factor", rank=8)),
 ]
 FLOW = dict(layers=6, hidden=(128, 128))  # on digits its validation log-likelihood peaks at ~30 epochs
 

@@ -75,11 +75,12 @@ _PREPROCESS_HELP = ("fixed map applied to the data before the density is fitted,
 class GMMConfig(StrictModel):
     kind: Literal["gmm"] = "gmm"
     components: int = Field(10, gt=0)
-    covariance: Literal["full", "diag", "lowrank"] = Field("full", description=(
-        "full [D, D], diag [D], or lowrank: W W^T + s^2 I with W [D, rank], a mixture of probabilistic PCA "
-        "(Tipping & Bishop 1999)"))
-    rank: int = Field(1, ge=0, description="columns of W for covariance=lowrank (0: isotropic), below the data "
-                                           "dimension; ignored otherwise")
+    covariance: Literal["full", "diag", "lowrank", "factor"] = Field("full", description=(
+        "full [D, D], diag [D], lowrank: W W^T + s^2 I with W [D, rank], a mixture of probabilistic PCA "
+        "(Tipping & Bishop 1999), or factor: W W^T + diagonal noise, a mixture of factor analysers "
+        "(Ghahramani & Hinton 1996)"))
+    rank: int = Field(1, ge=0, description="columns of W for covariance=lowrank or factor, below the data "
+                                           "dimension (0: isotropic or diagonal); ignored otherwise")
     reg_covar: float = Field(1e-6, gt=0)  # added to covariance diagonals (as scikit-learn)
     tol: float = Field(1e-4, ge=0)  # stop when the mean log-likelihood gains less than this
     preprocess: Preprocess = Field("none", description=_PREPROCESS_HELP)

@@ -1,7 +1,7 @@
 """Explicit Gaussian mixture fitted by EM (Dempster et al. 1977), trained by the one trainer.
 
-Covariances are full, diagonal, or low-rank plus isotropic noise (a mixture of probabilistic PCA,
-`models.ppca`). With `preprocess` the mixture is fitted to y = f(x) (e.g. RealNVP's logit) and
+Covariances are full, diagonal, or low-rank plus isotropic noise (a mixture of probabilistic PCA)
+or plus diagonal noise (a mixture of factor analysers), `models.lowrank`. With `preprocess` the mixture is fitted to y = f(x) (e.g. RealNVP's logit) and
 log p(x) adds log|det df/dx|, so it stays a density of x in data space.
 
 Each training step is one EM iteration on the whole training set (`full_batch`); the update
@@ -26,7 +26,7 @@ from gausslab.config import GMMConfig, TrainConfig, validate
 from gausslab.data import Dataset
 from gausslab.errors import ConfigError, DataError, TrainingError
 from gausslab.models.base import GenerativeModel, Loss
-from gausslab.models.ppca import ppca_covariance, ppca_parameters
+from gausslab.models.lowrank import FactorAnalysers, factor_parameters, ppca_covariance, ppca_parameters
 from gausslab.models.preprocess import preprocessor
 
 _EPS = 10 * torch.finfo(torch.float64).eps  # keeps empty components' counts positive (as scikit-learn)
@@ -41,9 +41,9 @@ class GMM(GenerativeModel):
         super().__init__()
         self.config, self.shape = config, tuple(shape)
         k, d = config.components, math.prod(self.shape)
-        if config.covariance == "lowrank" and config.rank >= d:
+        if config.covariance in ("lowrank", "factor") and config.rank >= d:
             raise ConfigError(f"model.rank={config.rank} must be below the data dimension {d} for "
-                              f"covariance=lowrank (rank {d - 1} already gives a full covariance)")
+                              f"covariance={config.covariance}; choose 0 to {d - 1}")
         self.preprocessor = preprocessor(config.preprocess, self.shape)
         full = config.covariance != "diag"
         cov = torch.eye(d, dtype=torch.float64).repeat(k, 1, 1) if full else torch.ones(k, d, dtype=torch.float64)
@@ -52,13 +52,17 @@ class GMM(GenerativeModel):
         self.register_buffer("covariances", cov)  # [K, D, D] or [K, D]
         self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
         self.register_buffer("last_loglik", torch.tensor(-math.inf, dtype=torch.float64))
+        if config.covariance == "factor":
+            self.factors = FactorAnalysers(k, d, config.rank)
 
     @property
     def n_parameters(self) -> int:
-        """Free parameters: K-1 weights, K*D means, K*D(D+1)/2 (full), K*D (diag) or K*(Dq - q(q-1)/2 + 1)
-        (low-rank, q = rank) covariances."""
+        """Free parameters: K-1 weights, K*D means, and K covariances of D(D+1)/2 (full), D (diag),
+        Dq - q(q-1)/2 + 1 (lowrank) or Dq - q(q-1)/2 + D (factor, at most full) parameters, q = rank."""
         k, d = self.means.shape
-        per_cov = {"full": d * (d + 1) // 2, "diag": d, "lowrank": ppca_parameters(d, self.config.rank)}
+        q = self.config.rank
+        per_cov = {"full": d * (d + 1) // 2, "diag": d, "lowrank": ppca_parameters(d, q),
+                   "factor": factor_parameters(d, q)}
         return (k - 1) + k * d + k * per_cov[self.config.covariance]
 
     def optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
@@ -158,6 +162,9 @@ class GMM(GenerativeModel):
             second += xs.T @ (ws.unsqueeze(-1) * xs.unsqueeze(1)).reshape(-1, k * d)
         mu = self.means - centre  # [K, D]
         cov = second.view(d, k, d).transpose(0, 1) - mu.unsqueeze(2) * mu.unsqueeze(1)
+        if self.config.covariance == "factor":  # one EM step of each factor model (noise variances carry the ridge)
+            self.covariances.copy_(self.factors.update(cov, self.config.reg_covar, restart=not bool(self.initialised)))
+            return
         if self.config.covariance == "lowrank":  # the best PPCA covariance for this scatter: still an exact M-step
             cov = ppca_covariance(cov, self.config.rank)
         self.covariances.copy_(cov + self.config.reg_covar * torch.eye(d, dtype=x.dtype, device=x.device))
