@@ -1,4 +1,4 @@
-"""Per-pixel histograms: brute-force counts, exactly log2(levels) bits/dim when uniform, normalised, the shared suite."""
+"""Per-pixel histograms: brute-force counts, exactly log2(levels) bits/dim when uniform, normalised, shared suite."""
 
 from __future__ import annotations
 

@@ -171,7 +171,8 @@ def test_rank_must_be_below_the_dimension(covariance):
 def test_logit_samples_follow_the_mixture_in_logit_space():
     """Draws mapped back through the logit have the mixture's moments there."""
     g = torch.Generator().manual_seed(0)
-    x = torch.rand(400, 1, 2, 2, generator=g, dtype=torch.float64) ** torch.tensor([1.0, 2.0, 3.0, 0.5]).view(1, 1, 2, 2)
+    skew = torch.tensor([1.0, 2.0, 3.0, 0.5], dtype=torch.float64).view(1, 1, 2, 2)
+    x = torch.rand(400, 1, 2, 2, generator=g, dtype=torch.float64) ** skew
     model = build_model("gmm", (1, 2, 2), components=2, covariance="lowrank", rank=1, preprocess="logit")
     torch.manual_seed(0)
     for _ in range(5):

@@ -1,8 +1,9 @@
 """Explicit Gaussian mixture fitted by EM (Dempster et al. 1977), trained by the one trainer.
 
 Covariances are full, diagonal, or low-rank plus isotropic noise (a mixture of probabilistic PCA)
-or plus diagonal noise (a mixture of factor analysers), `models.lowrank`. With `preprocess` the mixture is fitted to y = f(x) (e.g. RealNVP's logit) and
-log p(x) adds log|det df/dx|, so it stays a density of x in data space.
+or plus diagonal noise (a mixture of factor analysers), `models.lowrank`. With `preprocess` the
+mixture is fitted to y = f(x) (e.g. RealNVP's logit) and log p(x) adds log|det df/dx|, so it stays
+a density of x in data space.
 
 Each training step is one EM iteration on the whole training set (`full_batch`); the update
 is closed form, so the step yields `Loss(None, -mean log-likelihood)` and nothing is

@@ -80,6 +80,7 @@ class Histogram(GenerativeModel):
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """n draws [n, *shape] (float32): a bin per dimension by its probability, then uniform within it."""
-        bins = torch.multinomial(self.counts + self.config.smoothing, n, replacement=True, generator=generator)  # [D, n]
+        weights = self.counts + self.config.smoothing  # [D, L]
+        bins = torch.multinomial(weights, n, replacement=True, generator=generator)  # [D, n]
         u = torch.rand(n, bins.shape[0], generator=generator, device=self.device, dtype=torch.float64)
         return ((bins.T + u) / self.config.levels).float().view(n, *self.shape)
