@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Normal
 
-from gausslab.blocks import nets
+from gausslab.blocks.coupling import alternating_couplings, checkerboard, pull_back, push_forward
 
 # The VAE hands priors that need it (VampPrior) its encoder: x [K, *shape] -> q(z|x).
 Encode = Callable[[Tensor], Normal]
@@ -122,33 +122,6 @@ class VampPrior(nn.Module):
         return torch.zeros(q.loc.shape[0], device=q.loc.device, dtype=q.loc.dtype)
 
 
-class AffineCoupling(nn.Module):
-    """RealNVP coupling (Dinh et al. 2017, eq. 7-9): the masked half conditions an affine map of the rest.
-
-    u = m*z + (1-m) * (z * exp(s) + t), with (s, t) = net(m*z) and s = tanh(.) bounded for stability.
-    """
-
-    def __init__(self, mask: Tensor, hidden: int):
-        super().__init__()
-        dim = mask.numel()
-        self.register_buffer("mask", mask, persistent=False)  # [D], rebuilt from the config
-        self.net = nets.mlp([dim, hidden, hidden, 2 * dim], nn.Tanh)
-
-    def _shift_scale(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        s, t = self.net(z * self.mask).chunk(2, dim=-1)
-        keep = 1 - self.mask
-        return torch.tanh(s) * keep, t * keep
-
-    def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        """z [..., D] -> (u [..., D], log|det du/dz| [...])."""
-        s, t = self._shift_scale(z)
-        return z * s.exp() + t, s.sum(-1)
-
-    def inverse(self, u: Tensor) -> Tensor:
-        s, t = self._shift_scale(u)  # the masked half is unchanged, so the conditioner sees the same input
-        return (u - t) * (-s).exp()
-
-
 class FlowPrior(nn.Module):
     """p(z) = N(f(z); 0, I) |det df/dz| with f a stack of `flow_layers` RealNVP couplings (Dinh et al. 2017).
 
@@ -158,25 +131,15 @@ class FlowPrior(nn.Module):
     def __init__(self, latent_dim: int, *, flow_layers: int, **_: object):
         super().__init__()
         self.latent_dim = latent_dim
-        hidden = max(32, 4 * latent_dim)
-        units = torch.arange(latent_dim)
-        self.layers = nn.ModuleList(
-            AffineCoupling(((units + i) % 2 == 0).float(), hidden) for i in range(flow_layers)
-        )
+        self.layers = alternating_couplings(checkerboard((latent_dim,)), flow_layers, max(32, 4 * latent_dim))
         self.base = StandardNormal(latent_dim)
 
     def log_prob(self, z: Tensor) -> Tensor:
-        log_det = torch.zeros(z.shape[:-1], device=z.device, dtype=z.dtype)
-        for layer in self.layers:
-            z, ld = layer(z)
-            log_det = log_det + ld
-        return self.base.log_prob(z) + log_det
+        u, log_det = push_forward(self.layers, z)
+        return self.base.log_prob(u) + log_det
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        u = self.base.sample(n, generator)
-        for layer in reversed(self.layers):
-            u = layer.inverse(u)
-        return u
+        return pull_back(self.layers, self.base.sample(n, generator))
 
 
 PRIORS: dict[str, type[nn.Module]] = {

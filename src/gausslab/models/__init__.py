@@ -13,11 +13,13 @@ from gausslab.core.config import StrictModel, validate
 from gausslab.core.errors import lookup
 from gausslab.data import Dataset
 from gausslab.models.base import GenerativeModel, Loss
+from gausslab.models.flow import Flow, FlowConfig
 from gausslab.models.gan import GAN, GANConfig
 from gausslab.models.gmm import GMM, GMMConfig
+from gausslab.models.histogram import Histogram, HistogramConfig
 from gausslab.models.vae import VAE, ElboTerms, IwaeTerms, VAEConfig
 
-MODELS: dict[str, type[GenerativeModel]] = {"vae": VAE, "gan": GAN, "gmm": GMM}
+MODELS: dict[str, type[GenerativeModel]] = {"vae": VAE, "gan": GAN, "gmm": GMM, "flow": Flow, "histogram": Histogram}
 # Derived from the registry: a new model's config joins the `model:` section with no other edit.
 MODEL_CONFIGS: dict[str, type[StrictModel]] = {kind: cls.config_class for kind, cls in MODELS.items()}
 ModelConfig = Annotated[Union[tuple(MODEL_CONFIGS.values())], Field(discriminator="kind")]
@@ -55,6 +57,6 @@ def build_model(
 
 
 __all__ = [
-    "GAN", "GANConfig", "GMM", "GMMConfig", "MODELS", "MODEL_CONFIGS", "ElboTerms", "GenerativeModel", "IwaeTerms", "Loss",
-    "ModelConfig", "VAE", "VAEConfig", "build_model",
+    "GAN", "GANConfig", "GMM", "GMMConfig", "MODELS", "MODEL_CONFIGS", "ElboTerms", "Flow", "FlowConfig", "GenerativeModel",
+    "Histogram", "HistogramConfig", "IwaeTerms", "Loss", "ModelConfig", "VAE", "VAEConfig", "build_model",
 ]

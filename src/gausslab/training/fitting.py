@@ -15,6 +15,7 @@ import torch
 
 from gausslab.core.config import validate
 from gausslab.data import Dataset
+from gausslab.data.discrete import model_view
 from gausslab.models.base import GenerativeModel
 from gausslab.models.gmm import GMM, GMMConfig
 from gausslab.training.config import TrainConfig
@@ -56,14 +57,26 @@ class KSweepPoint:
 def k_sweep(
     data: Dataset, ks: list[int], covariance: str = "full", steps: int = 100, seed: int = 0, **config: object
 ) -> list[KSweepPoint]:
-    """Test log-likelihood, size and fit time of GMMs with each K in `ks`: what density fits cost as D grows."""
+    """Test log-likelihood, size and fit time of GMMs with each K in `ks`: what density fits cost as D grows.
+
+    Both splits are scored as the model sees them (`data.discrete`: discrete images dequantized), the
+    training split as the trainer's seeded view, the test split as `evaluate`'s, so the numbers are
+    those of the one bits/dim convention.
+    """
     points = []
     for k in ks:
         start = time.perf_counter()
         model = fit_gmm(data, steps, seed, components=k, covariance=covariance, **config)
         seconds = time.perf_counter() - start
         with torch.no_grad():
-            test_ll = float(model.log_prob(data.test.double()).mean())
-            bic = float(model.bic(data.train))
+            test_ll = float(model.log_prob(_seeded_view(model, data.test, data.levels, seed).double()).mean())
+            bic = float(model.bic(_seeded_view(model, data.train, data.levels, seed)))
         points.append(KSweepPoint(k, test_ll, model.n_parameters, seconds, bic))
     return points
+
+
+def _seeded_view(model: GenerativeModel, x: torch.Tensor, levels: int | None, seed: int) -> torch.Tensor:
+    """x as `model` is fitted and scored on it (`data.discrete.model_view`), from a generator on its device seeded
+    with `seed`, as the trainer's full-batch view and `evaluate`'s test view are."""
+    x = x.to(model.device)
+    return model_view(x, model.data_transform, levels, torch.Generator(model.device).manual_seed(seed))
