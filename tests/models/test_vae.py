@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import pytest
@@ -8,6 +9,7 @@ from gausslab.models.vae import VAEConfig
 from gausslab.models import VAE, build_model
 from gausslab.models import vae as vae_module
 from tests import linear_gaussian as lg
+from tests.conftest import tiny_images
 from tests.models.suite import check_model
 
 
@@ -17,10 +19,15 @@ def test_shared_suite(data_name, request, tmp_path):
     check_model(lambda: build_model("vae", data, latent_dim=3, hidden=(16,)), data, tmp_path)
 
 
+@pytest.mark.parametrize("likelihood", ["logistic", "gaussian", "bernoulli"])
+def test_vae_on_grey_levels_passes_suite(likelihood, tmp_path):
+    """Dequantized (or binarized) batches: seeded, and a resumed run draws the same noise."""
+    data = dataclasses.replace(tiny_images(), levels=17)
+    check_model(lambda: build_model("vae", data, latent_dim=3, hidden=(16,), likelihood=likelihood), data, tmp_path)
+
+
 @pytest.mark.slow
 def test_conv_vae_passes_suite(tmp_path):
-    from tests.conftest import tiny_images
-
     data = tiny_images(n=48, side=16)
     check_model(lambda: build_model("vae", data, latent_dim=3, arch="conv", channels=(4, 8)), data, tmp_path)
 

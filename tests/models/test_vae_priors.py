@@ -58,3 +58,39 @@ def test_monte_carlo_kl_agrees_in_expectation_with_closed_form():
     assert per_unit is not None and none is None
     se = mc.std(0) / 20_000**0.5
     assert ((mc.mean(0) - closed).abs() < 4 * se + 1e-4).all(), (mc.mean(0), closed)
+
+
+def test_a_mixture_prior_learns_at_its_own_multiple_of_the_learning_rate():
+    model = build_model("vae", tiny_vectors(), prior="mog", **TINY)
+    (groups,) = [opt.param_groups for opt in model.optimizers(2e-3).values()]
+    assert [g["lr"] for g in groups] == [2e-3, 2e-3 * model.prior.lr_scale] and model.prior.lr_scale == 10
+    assert {id(p) for p in groups[1]["params"]} == {id(p) for p in model.prior.parameters()}
+    assert sorted(map(id, groups[0]["params"] + groups[1]["params"])) == sorted(map(id, model.parameters()))
+    standard = build_model("vae", tiny_vectors(), prior="vamp", **TINY).optimizers(2e-3)
+    assert [g["lr"] for g in standard["model"].param_groups] == [2e-3]
+
+
+def test_more_kl_samples_keep_the_estimate_unbiased_and_cut_its_gradient_noise():
+    data = tiny_vectors()
+    x = data.train[:1]
+    grads, values = {}, {}
+    for samples in (1, 16):
+        model = build_model("vae", data, prior="standard", kl_samples=samples, **TINY)
+        model.prior = _MonteCarloStandardNormal(2)
+        with torch.no_grad():
+            q0 = model.encode(x)
+        closed = StandardNormal(2).kl(q0).sum(-1)
+        torch.manual_seed(0)
+        grads[samples], values[samples] = [], []
+        for _ in range(400):
+            loc = q0.loc.clone().requires_grad_(True)
+            q = Normal(loc, q0.scale)
+            kl, _ = model.kl(q, q.rsample())
+            kl.sum().backward()
+            grads[samples].append(loc.grad.clone())
+            values[samples].append(kl.detach())
+        values[samples] = torch.cat(values[samples])
+        se = values[samples].std() / 400**0.5
+        assert (values[samples].mean() - closed).abs() < 4 * se  # unbiased for the closed-form KL
+    noise = {s: torch.stack(g).var(0).sum() for s, g in grads.items()}
+    assert noise[16] < noise[1] / 4, noise

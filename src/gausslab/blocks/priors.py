@@ -15,10 +15,11 @@ import math
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Normal
 
-from gausslab.blocks import nets
+from gausslab.blocks.coupling import alternating_couplings, checkerboard, pull_back, push_forward
 
 # The VAE hands priors that need it (VampPrior) its encoder: x [K, *shape] -> q(z|x).
 Encode = Callable[[Tensor], Normal]
@@ -64,12 +65,20 @@ class MixtureOfGaussians(nn.Module):
     """p(z) = sum_k pi_k N(mu_k, diag sigma_k^2) with learnable means, log-stds and mixture logits."""
 
     label = "MoG prior"  # how reports name it
+    # Its parameters are in latent units (~1), where Adam moves each by about lr per step: at the CLI
+    # defaults (lr 1e-3, a few hundred steps) they could hardly leave their start. Ten times the
+    # model's rate lets the mixture follow q(z) (on digits, 60 epochs: 3 seeds, see the README).
+    lr_scale = 10.0
+    spread = 0.5  # sd of the initial means; components then get variance 1 - spread^2
 
     def __init__(self, latent_dim: int, *, components: int, **_: object):
         super().__init__()
-        # Spread means (as draws from the N(0, I) they replace) so the components start apart.
-        self.means = nn.Parameter(torch.randn(components, latent_dim))  # [K, D]
-        self.log_stds = nn.Parameter(torch.zeros(components, latent_dim))  # [K, D]
+        # Start as N(0, I) in mean and covariance (means ~ N(0, spread^2 I), variances 1 - spread^2), so
+        # the mixture begins where the fixed prior is and moves towards q(z) from there. Means drawn
+        # from N(0, I) itself with unit variances start at twice the prior's variance, away from the codes.
+        self.means = nn.Parameter(self.spread * torch.randn(components, latent_dim))  # [K, D]
+        log_std = 0.5 * math.log(1 - self.spread**2)
+        self.log_stds = nn.Parameter(torch.full((components, latent_dim), log_std))  # [K, D]
         self.logits = nn.Parameter(torch.zeros(components))  # [K]
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -91,12 +100,19 @@ class VampPrior(nn.Module):
     def __init__(self, latent_dim: int, *, components: int, data_shape: tuple[int, ...], encode: Encode, **_: object):
         super().__init__()
         object.__setattr__(self, "encode", encode)  # bypasses nn.Module's registration of submodules
-        # Start the pseudo-inputs where data lives: pixels in [0, 1] for images, N(0, I) for vectors.
-        init = torch.rand if len(data_shape) == 3 else torch.randn
-        self.pseudo_inputs = nn.Parameter(init(components, *data_shape))  # [K, *shape]
+        # Images: as in the paper's code, pseudo-inputs start at small values around the data's dark
+        # background, N(0.05, 0.01^2), and pass through hardtanh(0, 1), so they stay in the pixel range
+        # (uniform noise in [0, 1] starts them far from any digit). Vectors: N(0, I), in the user's units.
+        self.images = len(data_shape) == 3
+        noise = torch.randn(components, *data_shape)
+        self.pseudo_inputs = nn.Parameter(0.05 + 0.01 * noise if self.images else noise)  # [K, *shape]
+
+    def inputs(self) -> Tensor:
+        """The pseudo-inputs u_k the encoder sees [K, *shape]: clipped to [0, 1] for images."""
+        return F.hardtanh(self.pseudo_inputs, 0.0, 1.0) if self.images else self.pseudo_inputs
 
     def _components(self) -> Normal:
-        return self.encode(self.pseudo_inputs)  # loc, scale [K, D]
+        return self.encode(self.inputs())  # loc, scale [K, D]
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         q = self._components()
@@ -111,33 +127,6 @@ class VampPrior(nn.Module):
         return torch.zeros(q.loc.shape[0], device=q.loc.device, dtype=q.loc.dtype)
 
 
-class AffineCoupling(nn.Module):
-    """RealNVP coupling (Dinh et al. 2017, eq. 7-9): the masked half conditions an affine map of the rest.
-
-    u = m*z + (1-m) * (z * exp(s) + t), with (s, t) = net(m*z) and s = tanh(.) bounded for stability.
-    """
-
-    def __init__(self, mask: Tensor, hidden: int):
-        super().__init__()
-        dim = mask.numel()
-        self.register_buffer("mask", mask, persistent=False)  # [D], rebuilt from the config
-        self.net = nets.mlp([dim, hidden, hidden, 2 * dim], nn.Tanh)
-
-    def _shift_scale(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        s, t = self.net(z * self.mask).chunk(2, dim=-1)
-        keep = 1 - self.mask
-        return torch.tanh(s) * keep, t * keep
-
-    def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        """z [..., D] -> (u [..., D], log|det du/dz| [...])."""
-        s, t = self._shift_scale(z)
-        return z * s.exp() + t, s.sum(-1)
-
-    def inverse(self, u: Tensor) -> Tensor:
-        s, t = self._shift_scale(u)  # the masked half is unchanged, so the conditioner sees the same input
-        return (u - t) * (-s).exp()
-
-
 class FlowPrior(nn.Module):
     """p(z) = N(f(z); 0, I) |det df/dz| with f a stack of `flow_layers` RealNVP couplings (Dinh et al. 2017).
 
@@ -149,25 +138,15 @@ class FlowPrior(nn.Module):
     def __init__(self, latent_dim: int, *, flow_layers: int, **_: object):
         super().__init__()
         self.latent_dim = latent_dim
-        hidden = max(32, 4 * latent_dim)
-        units = torch.arange(latent_dim)
-        self.layers = nn.ModuleList(
-            AffineCoupling(((units + i) % 2 == 0).float(), hidden) for i in range(flow_layers)
-        )
+        self.layers = alternating_couplings(checkerboard((latent_dim,)), flow_layers, max(32, 4 * latent_dim))
         self.base = StandardNormal(latent_dim)
 
     def log_prob(self, z: Tensor) -> Tensor:
-        log_det = torch.zeros(z.shape[:-1], device=z.device, dtype=z.dtype)
-        for layer in self.layers:
-            z, ld = layer(z)
-            log_det = log_det + ld
-        return self.base.log_prob(z) + log_det
+        u, log_det = push_forward(self.layers, z)
+        return self.base.log_prob(u) + log_det
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        u = self.base.sample(n, generator)
-        for layer in reversed(self.layers):
-            u = layer.inverse(u)
-        return u
+        return pull_back(self.layers, self.base.sample(n, generator))
 
 
 PRIORS: dict[str, type[nn.Module]] = {

@@ -26,7 +26,9 @@ class Dataset:
     mixture's K, anything "best") is made on, so the test split is only ever scored; it is None
     when a data set has no validation split. `log_prob(x) -> [N]` is the exact density (in the
     data's own units) when known; `labels`/`factors` hold `[N]` / `[N, F]` tensors for the train
-    split and `valid_*` / `test_*` for the others.
+    split and `valid_*` / `test_*` for the others. `levels` is the number of grey levels of discrete
+    images, whose pixel k is stored as k / (levels - 1) in [0, 1] (256 for 8-bit data, 17 for
+    `digits`); density models see them dequantized (`data.discrete`). None: continuous data.
     """
 
     name: str
@@ -43,6 +45,7 @@ class Dataset:
     valid: Tensor | None = None  # [V, *shape] float32
     valid_labels: Tensor | None = None  # [V] int64
     valid_factors: Tensor | None = None  # [V, F] float32
+    levels: int | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:

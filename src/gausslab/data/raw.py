@@ -22,6 +22,8 @@ class RawData:
     factor_names: list[str] = field(default_factory=list)
     log_prob: Callable[[Tensor], Tensor] | None = None
     modes: Modes | None = None
+    levels: int | None = None  # grey levels k of discrete data stored as k / (levels - 1); None: continuous
+    stratify: bool = False  # split each label's examples in the same proportions (`registry.split`)
 
     @property
     def kind(self) -> Literal["vector", "image"]:

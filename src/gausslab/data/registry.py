@@ -25,6 +25,7 @@ DATASETS: dict[str, Callable[..., RawData]] = {
     "pinwheel": toy2d.pinwheel,
     "checkerboard": toy2d.checkerboard,
     "digits": images.digits,
+    "mnist5k": images.mnist5k,
     "shapes": images.shapes,
 }
 
@@ -70,21 +71,25 @@ def split(raw: RawData, name: str, test_fraction: float, valid_fraction: float, 
     """A seeded permutation: its last round(test_fraction·N) examples form the test split, the
     round(valid_fraction·N) before them the validation split, the rest the training split.
 
-    The test split does not depend on valid_fraction, so runs with and without validation are
-    scored on the same test examples.
+    Labelled data that asks for it (`raw.stratify`) is split label by label in those proportions,
+    so every split keeps the labels' shares (see `_stratified_parts`). Either way the test split
+    does not depend on valid_fraction, so runs with and without validation are scored on the same
+    test examples.
     """
     n = len(raw.x)
-    n_test, n_valid = round(test_fraction * n), round(valid_fraction * n)
-    if n_test == 0 or n_test + n_valid >= n:
-        empty = "test" if n_test == 0 else "train"
+    g = torch.Generator().manual_seed(seed)
+    fractions = (test_fraction, valid_fraction)
+    if raw.stratify and raw.labels is not None:
+        train_idx, valid_idx, test_idx = _stratified_parts(raw.labels, *fractions, g)
+    else:
+        train_idx, valid_idx, test_idx = _random_parts(n, *fractions, g)
+    if len(test_idx) == 0 or len(train_idx) == 0:
+        empty = "test" if len(test_idx) == 0 else "train"
         raise DataError(
             f"test_fraction={test_fraction} and valid_fraction={valid_fraction} of {n} examples in {name!r} "
             f"leave the {empty} split empty; use more examples or smaller fractions"
         )
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    n_train = n - n_test - n_valid
-    train_idx, valid_idx, test_idx = order[:n_train], order[n_train : n - n_test], order[n - n_test :]
-    has_valid = n_valid > 0
+    has_valid = len(valid_idx) > 0
 
     def part(t: Tensor | None, idx: Tensor) -> Tensor | None:
         return None if t is None else t[idx]
@@ -104,7 +109,30 @@ def split(raw: RawData, name: str, test_fraction: float, valid_fraction: float, 
         valid=raw.x[valid_idx] if has_valid else None,
         valid_labels=part(raw.labels, valid_idx) if has_valid else None,
         valid_factors=part(raw.factors, valid_idx) if has_valid else None,
+        levels=raw.levels,
     )
+
+
+def _random_parts(n: int, test_fraction: float, valid_fraction: float, g: torch.Generator) -> tuple[Tensor, ...]:
+    """Indices (train, valid, test) of n examples: one seeded permutation, test last, validation before it."""
+    n_test, n_valid = round(test_fraction * n), round(valid_fraction * n)
+    order = torch.randperm(n, generator=g)
+    n_train = max(0, n - n_test - n_valid)
+    return order[:n_train], order[n_train : max(n_train, n - n_test)], order[n - n_test :]
+
+
+def _stratified_parts(labels: Tensor, test_fraction: float, valid_fraction: float,
+                      g: torch.Generator) -> tuple[Tensor, ...]:
+    """`_random_parts` within each label (in label order, one seeded permutation each), then every split
+    shuffled, test first, so that its order follows no label and does not depend on valid_fraction."""
+    parts: tuple[list[Tensor], ...] = ([], [], [])
+    for label in labels.unique():  # sorted
+        members = (labels == label).nonzero().squeeze(1)
+        for part, idx in zip(parts, _random_parts(len(members), test_fraction, valid_fraction, g)):
+            part.append(members[idx])
+    train, valid, test = (torch.cat(part) for part in parts)
+    test, valid, train = (t[torch.randperm(len(t), generator=g)] for t in (test, valid, train))
+    return train, valid, test
 
 
 def describe() -> list[DatasetInfo]:
@@ -113,8 +141,12 @@ def describe() -> list[DatasetInfo]:
     for name, builder in DATASETS.items():
         # The example shape never depends on `n`, so two examples are enough to read it.
         small = {"n": 2} if "n" in inspect.signature(builder).parameters else {}
-        raw = builder(**small)
         summary = (builder.__doc__ or "").strip().splitlines()[0]
+        try:
+            raw = builder(**small)
+        except DataError as err:  # a built-in whose optional source is not installed: say how to get it
+            rows.append(DatasetInfo(name, (), "-", str(err)))
+            continue
         rows.append(DatasetInfo(name, tuple(raw.x.shape[1:]), raw.kind, summary))
     return rows
 

@@ -8,6 +8,9 @@ unless another feature space is chosen (`FEATURE_SPACES`, or a callable): then `
 The record's `features` names the space whenever a sample metric was computed. Sample metrics compare
 the test examples (`n_real`) with `n_generated` model draws. Metrics that average a per-example
 quantity also keep it (`Evaluation.per_example`), for intervals over examples.
+Likelihoods are scored on the test images as the model sees them (`data.discrete`): density models
+on dequantized grey levels, all in one currency (`bits_per_dim`, `metrics.nll.bits_per_dim`);
+a Bernoulli VAE on binarized ones, under its own key `nll_bernoulli_binarized`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from torch import Tensor
 from gausslab.version import __version__
 from gausslab.data import Dataset
 from gausslab.core.errors import ConfigError, lookup
+from gausslab.data.discrete import changes_data, model_view
 from gausslab.evaluation import features, inception
 from gausslab.metrics import disentangle, latent, nll, samples
 from gausslab.metrics.toy import toy_metrics
@@ -83,6 +87,24 @@ class EvalContext:
         return self.data.test[: self.n].to(self.model.device)
 
     @cached_property
+    def x_model(self) -> Tensor:
+        """The test examples as the model is scored on them: dequantized (densities) or binarized (Bernoulli
+        pixels) with the evaluation seed; as stored for data without grey levels."""
+        return model_view(self.x, self.model.data_transform, self.data.levels, self.generator())
+
+    @property
+    def binarized(self) -> bool:
+        """Scored on binarized grey levels: other data than the test set, so its NLL gets its own key."""
+        return changes_data(self.model.data_transform, self.data.levels)
+
+    def bits_per_dim(self, nats: float) -> dict[str, float]:
+        """`bits_per_dim` of the discrete test images, by the one convention of `nll.bits_per_dim`."""
+        if self.data.kind != "image" or self.binarized:
+            return {}
+        levels = self.data.levels if self.model.data_transform == "dequantize" else None
+        return {"bits_per_dim": nll.bits_per_dim(nats, self.data.dim, levels)}
+
+    @cached_property
     def extractor(self) -> features.FeatureExtractor | features.UserFeatures:
         if isinstance(self.features, str):
             return FEATURE_SPACES[self.features](self)
@@ -113,24 +135,26 @@ class EvalContext:
 def _elbo(ctx: EvalContext) -> dict[str, Any]:
     if not ctx.is_vae:
         return {}
-    return {"elbo": torch.cat([ctx.model.elbo(c).elbo for c in ctx.x.split(ctx.batch)]).double().mean().item()}
+    elbo = torch.cat([ctx.model.elbo(c).elbo for c in ctx.x_model.split(ctx.batch)])
+    return {"elbo": elbo.double().mean().item()}
 
 
 def _nll_iwae(ctx: EvalContext) -> dict[str, Any]:
+    """IWAE NLL in nats with bits/dim; a Bernoulli VAE on grey levels under `nll_bernoulli_binarized` alone."""
     if not ctx.is_vae:
         return {}
-    result = nll.iwae_nll(ctx.model, ctx.x, k=ctx.k, batch=max(1, ctx.batch // 4), seed=ctx.seed)
+    result = nll.iwae_nll(ctx.model, ctx.x_model, k=ctx.k, batch=max(1, ctx.batch // 4), seed=ctx.seed)
+    if ctx.binarized:
+        ctx.keep("nll_bernoulli_binarized", result.per_example)
+        return {"nll_bernoulli_binarized": result.nats}
     ctx.keep("test_nll", result.per_example)
-    out = {"nll_iwae": result.nats}
-    if result.bits_per_dim is not None:
-        out["bits_per_dim"] = result.bits_per_dim
-    return out
+    return {"nll_iwae": result.nats, **ctx.bits_per_dim(result.nats)}
 
 
 def _latent(ctx: EvalContext) -> dict[str, Any]:
     if not ctx.is_vae:
         return {}
-    report = latent.latent_report(ctx.model, ctx.x, seed=ctx.seed, hole_draws=ctx.hole_draws)
+    report = latent.latent_report(ctx.model, ctx.x_model, seed=ctx.seed, hole_draws=ctx.hole_draws)
     ctx.keep("prior_holes", report.hole_membership)
     return report.to_dict() | {"hole_draws": len(report.hole_membership)}
 
@@ -177,18 +201,19 @@ def _toy(ctx: EvalContext) -> dict[str, Any]:
 
 
 def _test_log_likelihood(ctx: EvalContext) -> dict[str, Any]:
-    """Mean exact log p(x) on the test examples, for models with a density (GMM)."""
+    """Mean exact log p(x) on the test examples, with bits/dim, for models with a density (GMM)."""
     if not hasattr(ctx.model, "log_prob"):
         return {}
-    values = torch.cat([ctx.model.log_prob(c) for c in ctx.x.split(ctx.batch)]).double()
+    values = torch.cat([ctx.model.log_prob(c) for c in ctx.x_model.split(ctx.batch)]).double()
     ctx.keep("test_log_likelihood", values)
-    return {"test_log_likelihood": values.mean().item()}
+    mean = values.mean().item()
+    return {"test_log_likelihood": mean, **ctx.bits_per_dim(-mean)}
 
 
 KID_SUBSET = 1000  # Bińkowski et al. 2018's subset size, capped at the sets' sizes
 METRICS: dict[str, Callable[[EvalContext], dict[str, Any]]] = {
     "elbo": _elbo,
-    "nll_iwae": _nll_iwae,  # with bits_per_dim for images
+    "nll_iwae": _nll_iwae,  # with bits_per_dim for images; nll_bernoulli_binarized instead for Bernoulli pixels
     "latent": _latent,  # rate, distortion, active_units, mutual_info, marginal_kl, prior_holes, collapsed
     "prdc": _prdc,  # precision, recall, density, coverage (domain features), n_real, n_generated
     "fid": _fid,  # fid_domain
@@ -196,7 +221,7 @@ METRICS: dict[str, Callable[[EvalContext], dict[str, Any]]] = {
     "latent_fidelity": _latent_fidelity,  # *_vs_recon and latent_* PRDC
     "disentanglement": _disentanglement,  # mig, dci_* (data with factors)
     "toy": _toy,  # modes_captured, high_quality, reverse_kl, test_log_likelihood (toys)
-    "test_log_likelihood": _test_log_likelihood,
+    "test_log_likelihood": _test_log_likelihood,  # with bits_per_dim for images
 }
 SAMPLE_METRICS = ("prdc", "fid", "kid", "latent_fidelity")  # the metrics computed in a feature space
 
@@ -245,6 +270,10 @@ def evaluate(
     see `evaluation.features.extractor`; Inception-v3's, see `evaluation.inception`).
     """
     names = [metrics] if isinstance(metrics, str) else list(metrics if metrics is not None else METRICS)
+    model_levels = getattr(getattr(model, "config", None), "levels", None)
+    if model_levels is not None and model_levels != data.levels:
+        raise ConfigError(f"the model was built for {model_levels} grey levels but {data.name!r} has "
+                          f"levels={data.levels}; evaluate it on data of the same kind")
     chosen = {name: lookup(METRICS, "metric", name) for name in names}
     if isinstance(features, str):
         lookup(FEATURE_SPACES, "feature space", features)

@@ -13,7 +13,8 @@ from gausslab.core.errors import ConfigError
 
 @dataclass
 class IwaeResult:
-    """Mean -log p(x) estimate over the examples: nats, and bits/dim for images (None for vectors)."""
+    """Mean -log p(x) estimate over the examples: nats, and bits/dim for images (None for vectors; of the
+    values as given, see `bits_per_dim` for the discrete data's)."""
 
     nats: float
     bits_per_dim: float | None
@@ -22,9 +23,19 @@ class IwaeResult:
     per_example: Tensor  # [N] nats
 
 
-def bits_per_dim(nats: float, dim: int) -> float:
-    """nats per example -> bits per scalar dimension: nats / (D ln 2)."""
-    return nats / (dim * math.log(2))
+def bits_per_dim(nats: float | Tensor, dim: int, levels: int | None = None,
+                 log_jacobian: float | Tensor = 0.0) -> float | Tensor:
+    """Bits per dimension of discrete data from a density of its dequantized values: the one convention.
+
+    nats: -log p(t(y)) per example (or a tensor of them), a density fitted to a transform t of the
+    dequantized data y in [0, 1)^D (t = identity for most models); log_jacobian: log |det dt/dy| of
+    that transform per example (e.g. RealNVP's logit preprocessing), so that -log p(y) = nats -
+    log_jacobian is the density of y itself (change of variables). levels: grey levels of the data;
+    log2(levels) per dimension turns the density on [0, 1)^D into a mass on the discrete levels
+    (bin width 1/levels), bounding the discrete data's bits/dim from above (Theis et al. 2016).
+    None: continuous data, nats / (D ln 2). A uniform density gives exactly log2(levels).
+    """
+    return (nats - log_jacobian) / (dim * math.log(2)) + (math.log2(levels) if levels is not None else 0.0)
 
 
 @torch.inference_mode()

@@ -13,11 +13,13 @@ from gausslab.core.config import StrictModel, validate
 from gausslab.core.errors import lookup
 from gausslab.data import Dataset
 from gausslab.models.base import GenerativeModel, Loss
+from gausslab.models.flow import Flow, FlowConfig
 from gausslab.models.gan import GAN, GANConfig
 from gausslab.models.gmm import GMM, GMMConfig
+from gausslab.models.histogram import Histogram, HistogramConfig
 from gausslab.models.vae import VAE, ElboTerms, IwaeTerms, VAEConfig
 
-MODELS: dict[str, type[GenerativeModel]] = {"vae": VAE, "gan": GAN, "gmm": GMM}
+MODELS: dict[str, type[GenerativeModel]] = {"vae": VAE, "gan": GAN, "gmm": GMM, "flow": Flow, "histogram": Histogram}
 # Derived from the registry: a new model's config joins the `model:` section with no other edit.
 MODEL_CONFIGS: dict[str, type[StrictModel]] = {kind: cls.config_class for kind, cls in MODELS.items()}
 ModelConfig = Annotated[Union[tuple(MODEL_CONFIGS.values())], Field(discriminator="kind")]
@@ -29,6 +31,7 @@ def build_model(
     """A freshly initialised model (weights seeded by `seed`) for data of `data`'s shape.
 
     `build_model("vae", ds, prior="vamp", latent_dim=16)` or `build_model(VAEConfig(...), ds)`.
+    A config with a `levels` field left at None takes the grey levels of a Dataset given as `data`.
     Torch's global RNG is left as it was.
 
     Your own networks: `encoder=` / `decoder=` (VAE), `generator=` / `discriminator=` (GAN), each
@@ -44,6 +47,9 @@ def build_model(
     else:
         config = validate(type(kind_or_config), {**kind_or_config.model_dump(), **options})
     shape = data.shape if isinstance(data, Dataset) else tuple(data)
+    levels = data.levels if isinstance(data, Dataset) else None
+    if levels is not None and "levels" in type(config).model_fields and config.levels is None:
+        config = config.model_copy(update={"levels": levels})
     cls = lookup(MODELS, "model", config.kind)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -51,6 +57,6 @@ def build_model(
 
 
 __all__ = [
-    "GAN", "GANConfig", "GMM", "GMMConfig", "MODELS", "MODEL_CONFIGS", "ElboTerms", "GenerativeModel", "IwaeTerms", "Loss",
-    "ModelConfig", "VAE", "VAEConfig", "build_model",
+    "GAN", "GANConfig", "GMM", "GMMConfig", "MODELS", "MODEL_CONFIGS", "ElboTerms", "Flow", "FlowConfig", "GenerativeModel",
+    "Histogram", "HistogramConfig", "IwaeTerms", "Loss", "ModelConfig", "VAE", "VAEConfig", "build_model",
 ]

@@ -53,6 +53,9 @@ class GenerativeModel(nn.Module):
     config_class: type  # the model's pydantic config; its `kind` is the model's registry name
 
     full_batch: bool = False  # True: each step sees the whole training set (EM)
+    # How discrete data reaches the model in training and evaluation (`gausslab.data.discrete`):
+    # density models see it dequantized, so their log-likelihoods are densities of the same values.
+    data_transform: str | None = "dequantize"
 
     def optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
         """Adam on all parameters at the trainer's learning rate `lr`; GANs override with one per network."""
@@ -95,3 +98,26 @@ class GenerativeModel(nn.Module):
     def dtype(self) -> torch.dtype:
         """The floating dtype of the weights, which samples follow."""
         return next(t.dtype for t in itertools.chain(self.parameters(), self.buffers()) if t.is_floating_point())
+
+
+class ClosedFormModel(GenerativeModel):
+    """A model fitted in closed form on the whole training set (EM, counting) with float64 buffers for
+    parameters: nothing for an optimizer, and samples in `dtype`.
+
+    Samples come out float32, like the data, unless the model is converted (`.double()`): a float32
+    marker buffer records the conversion, as float64 buffers cannot.
+    """
+
+    full_batch = True
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("_sample_dtype", torch.zeros(()), persistent=False)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of samples: float32 unless the model was converted (`.double()`)."""
+        return self._sample_dtype.dtype
+
+    def optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+        return {}  # updated in closed form

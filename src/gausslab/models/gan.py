@@ -84,6 +84,7 @@ class GAN(GenerativeModel):
     """
 
     config_class = GANConfig
+    data_transform = None  # no density: trained on the data as stored
 
     def __init__(
         self, config: GANConfig, shape: tuple[int, ...], generator: nn.Module | None = None,

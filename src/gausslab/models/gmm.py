@@ -1,5 +1,10 @@
 """Explicit Gaussian mixture fitted by EM (Dempster et al. 1977), trained by the one trainer.
 
+Covariances are full, diagonal, or low-rank plus isotropic noise (a mixture of probabilistic PCA)
+or plus diagonal noise (a mixture of factor analysers), `models.lowrank`. With `preprocess` the
+mixture is fitted to y = f(x) (e.g. RealNVP's logit) and log p(x) adds log|det df/dx|, so it stays
+a density of x in data space.
+
 Each training step is one EM iteration on the whole training set (`full_batch`); the update
 is closed form, so the step yields `Loss(None, -mean log-likelihood)` and nothing is
 backpropagated. EM never lowers the training likelihood (Bishop 2006, sec. 9.4) — up to the
@@ -12,20 +17,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from pydantic import Field
 from torch import Tensor
 
-from gausslab.core.config import StrictModel
+from gausslab.core.config import StrictModel, choices
 from gausslab.core.errors import ConfigError, DataError, TrainingError
-from gausslab.models.base import GenerativeModel, Loss
+from gausslab.models.base import ClosedFormModel, Loss
+from gausslab.models.lowrank import FactorAnalysers, factor_parameters, ppca_covariance, ppca_parameters
+from gausslab.models.preprocess import PREPROCESS_HELP, PREPROCESSORS, preprocessor
 
 _EPS = 10 * torch.finfo(torch.float64).eps  # keeps empty components' counts positive (as scikit-learn)
 
 
-Covariance = Literal["full", "diag"]  # a Gaussian mixture's covariances
+Covariance = Literal["full", "diag"]  # the covariances scikit-learn's GaussianMixture shares with ours
+LowRank = Literal["lowrank", "factor"]  # low rank plus noise (`models.lowrank`)
 MixtureStart = Literal["nearest-seed", "k-means++"]  # how EM starts (GMMConfig.init_params)
 
 
@@ -34,42 +42,45 @@ class GMMConfig(StrictModel):
 
     kind: Literal["gmm"] = "gmm"
     components: int = Field(10, gt=0, description="mixture components K")
-    covariance: Covariance = Field("full", description="covariance form of every component")
+    covariance: Literal[Covariance, LowRank] = Field("full", description=(
+        "covariance form of every component: full [D, D], diag [D], lowrank: W W^T + s^2 I with W [D, rank], a "
+        "mixture of probabilistic PCA (Tipping & Bishop 1999), or factor: W W^T + diagonal noise, a mixture of "
+        "factor analysers (Ghahramani & Hinton 1996)"))
+    rank: int = Field(1, ge=0, description="columns of W for covariance=lowrank or factor, below the data "
+                                           "dimension (0: isotropic or diagonal); ignored otherwise")
     init_params: MixtureStart = Field(
         "nearest-seed", description="Start of EM: greedy k-means++ seeds with every example given to its nearest "
         "seed ('nearest-seed'), or scikit-learn's 'k-means++': each component's responsibilities start from its "
         "seed point alone.")
     reg_covar: float = Field(1e-6, gt=0, description="added to covariance diagonals (as scikit-learn)")
     tol: float = Field(1e-4, ge=0, description="stop when the mean log-likelihood gains less than this")
+    preprocess: choices(["auto", *PREPROCESSORS]) = Field("none", description=PREPROCESS_HELP)
 
 
-class GMM(GenerativeModel):
-    """p(x) = sum_k w_k N(x; mu_k, Sigma_k), Sigma_k full [D, D] or diagonal [D]."""
+class GMM(ClosedFormModel):
+    """p(x) = sum_k w_k N(x; mu_k, Sigma_k), Sigma_k full [D, D], diagonal [D] or low-rank (stored as [D, D])."""
 
     config_class = GMMConfig
-    full_batch = True
 
     def __init__(self, config: GMMConfig, shape: tuple[int, ...]):
         super().__init__()
         self.config, self.shape = config, tuple(shape)
         k, d = config.components, math.prod(self.shape)
-        full = config.covariance == "full"
+        if config.covariance in get_args(LowRank) and config.rank >= d:
+            raise ConfigError(f"model.rank={config.rank} must be below the data dimension {d} for "
+                              f"covariance={config.covariance}; choose 0 to {d - 1}")
+        self.preprocessor = preprocessor(config.preprocess, self.shape)
+        full = config.covariance != "diag"
         cov = torch.eye(d, dtype=torch.float64).repeat(k, 1, 1) if full else torch.ones(k, d, dtype=torch.float64)
         self.register_buffer("weights", torch.full((k,), 1 / k, dtype=torch.float64))  # [K]
         self.register_buffer("means", torch.zeros(k, d, dtype=torch.float64))  # [K, D]
         self.register_buffer("covariances", cov)  # [K, D, D] or [K, D]
         self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
         self.register_buffer("last_loglik", torch.tensor(-math.inf, dtype=torch.float64))
-        # EM runs in float64; samples come out float32, like the data, unless the model is converted
-        # (`.double()`): this buffer records the conversion, as float64 parameters cannot.
-        self.register_buffer("_sample_dtype", torch.zeros(()), persistent=False)
         # True after an iteration that gained less than `tol` (and so left the parameters as they were)
         self.register_buffer("settled", torch.zeros((), dtype=torch.bool), persistent=False)
-
-    @property
-    def dtype(self) -> torch.dtype:
-        """The dtype of samples: float32 unless the model was converted (`.double()`)."""
-        return self._sample_dtype.dtype
+        if config.covariance == "factor":
+            self.factors = FactorAnalysers(k, d, config.rank)
 
     def forward(self, x: Tensor) -> Tensor:
         """log p(x) [B]: the per-example log-likelihood whose mean EM raises."""
@@ -77,20 +88,26 @@ class GMM(GenerativeModel):
 
     @property
     def n_parameters(self) -> int:
-        """Free parameters: K-1 weights, K*D means, K*D(D+1)/2 (full) or K*D (diag) covariances."""
+        """Free parameters: K-1 weights, K*D means, and K covariances of D(D+1)/2 (full), D (diag),
+        Dq - q(q-1)/2 + 1 (lowrank) or Dq - q(q-1)/2 + D (factor, at most full) parameters, q = rank."""
         k, d = self.means.shape
-        per_cov = d * (d + 1) // 2 if self.config.covariance == "full" else d
-        return (k - 1) + k * d + k * per_cov
-
-    def optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
-        return {}  # EM updates in closed form
+        q = self.config.rank
+        per_cov = {"full": d * (d + 1) // 2, "diag": d, "lowrank": ppca_parameters(d, q),
+                   "factor": factor_parameters(d, q)}
+        return (k - 1) + k * d + k * per_cov[self.config.covariance]
 
     def prepare(self, x: Tensor) -> Tensor:
-        """x [N, *shape] -> the statistics EM reads, in float64: x flattened [N, D] for full covariances,
-        [x, x^2] [N, 2D] for diagonal ones (whose log-densities and M-step are then one GEMM each).
-        The trainer calls this once per run, not at every iteration."""
+        """x [N, *shape] -> the rows EM reads, in float64: [statistics, log|det dy/dx|] [N, F + 1].
+
+        y = the preprocessed x flattened [N, D]; the statistics are y for full and low-rank covariances,
+        [y, y^2] [N, 2D] for diagonal ones (whose log-densities and M-step are then one GEMM each); the
+        last column turns log p(y) into log p(x). The trainer calls this once per run, not at every iteration.
+        """
         x = x.reshape(x.shape[0], -1).to(self.means)
-        return torch.cat([x, x.square()], dim=1) if self.config.covariance == "diag" else x
+        self.preprocessor.check(x)
+        mapped = self.preprocessor.forward(x)
+        stats = torch.cat([mapped.y, mapped.y.square()], dim=1) if self.config.covariance == "diag" else mapped.y
+        return torch.cat([stats, mapped.log_det.unsqueeze(1)], dim=1)
 
     # --- densities -------------------------------------------------------------------------
 
@@ -142,11 +159,13 @@ class GMM(GenerativeModel):
 
     def posterior(self, x: Tensor) -> Tensor:
         """p(component k | x) [N, K] in float64 (the E-step's responsibilities)."""
-        return torch.softmax(self._joint_log_prob(self.prepare(x)), dim=1)
+        stats, _ = _split(self.prepare(x))
+        return torch.softmax(self._joint_log_prob(stats), dim=1)
 
     def log_prob(self, x: Tensor) -> Tensor:
-        """log p(x) [N] in the dtype of x (computed in float64)."""
-        return torch.logsumexp(self._joint_log_prob(self.prepare(x)), dim=1).to(x.dtype)
+        """log p(x) [N] in data space, in the dtype of x (computed in float64)."""
+        stats, log_det = _split(self.prepare(x))
+        return (torch.logsumexp(self._joint_log_prob(stats), dim=1) + log_det).to(x.dtype)
 
     def bic(self, x: Tensor) -> Tensor:
         """Bayesian information criterion -2 log L + p log N (Schwarz 1978); lower is better."""
@@ -155,7 +174,8 @@ class GMM(GenerativeModel):
     # --- EM ------------------------------------------------------------------------------------
 
     def _m_step(self, x: Tensor, resp: Tensor) -> None:
-        """Closed-form maximiser given prepared x and responsibilities resp [N, K] (Bishop 2006, eq. 9.24-9.26)."""
+        """Closed-form maximiser given the statistics x of prepared rows (`_split`) and responsibilities resp [N, K]
+        (Bishop 2006, eq. 9.24-9.26)."""
         counts = resp.sum(0) + _EPS  # [K]
         self.weights.copy_(counts / x.shape[0])
         moments = (resp.T @ x) / counts.unsqueeze(1)  # [K, D] means, or [K, 2D] E_k[x], E_k[x^2] (diag)
@@ -176,16 +196,23 @@ class GMM(GenerativeModel):
             second += xs.T @ (ws.unsqueeze(-1) * xs.unsqueeze(1)).reshape(-1, k * d)
         mu = self.means - centre  # [K, D]
         cov = second.view(d, k, d).transpose(0, 1) - mu.unsqueeze(2) * mu.unsqueeze(1)
+        if self.config.covariance == "factor":  # one EM step of each factor model (noise variances carry the ridge)
+            self.covariances.copy_(self.factors.update(cov, self.config.reg_covar))
+            return
+        if self.config.covariance == "lowrank":  # the best PPCA covariance for this scatter: still an exact M-step
+            cov = ppca_covariance(cov, self.config.rank)
         self.covariances.copy_(cov + self.config.reg_covar * torch.eye(d, dtype=x.dtype, device=x.device))
 
-    def initialise(self, stats: Tensor) -> None:
+    def initialise(self, rows: Tensor) -> None:
         """Responsibilities from k-means++ seeds (`kmeans_plusplus`), then one M-step. `nearest-seed`: every
         example belongs to its nearest seed; `k-means++` (scikit-learn's init_params="k-means++"): each
         component's responsibilities sit on its seed point alone, so it starts at that point with
         covariance reg_covar * I.
 
-        Draws from torch's global RNG, so the trainer's seed fixes the initialisation.
+        rows: the training set as `prepare` gives it. Draws from torch's global RNG, so the trainer's seed
+        fixes the initialisation.
         """
+        stats, _ = _split(rows)
         x = stats[:, : self.means.shape[1]]  # [N, D]
         n, k = x.shape[0], self.config.components
         if k > n:
@@ -204,7 +231,7 @@ class GMM(GenerativeModel):
         self, weights: Tensor | None = None, means: Tensor | None = None, covariances: Tensor | None = None
     ) -> None:
         """Start EM from these parameters (None keeps the current ones, e.g. from `initialise`): weights [K],
-        means [K, D], covariances [K, D, D] (full) or [K, D] (diag)."""
+        means [K, D], covariances [K, D, D] (full, lowrank, factor) or [K, D] (diag), in the preprocessed space."""
         given = {"weights": weights, "means": means, "covariances": covariances}
         for name, value in given.items():
             if value is None:
@@ -220,22 +247,23 @@ class GMM(GenerativeModel):
         return bool(self.settled)
 
     def em_step(self, x: Tensor) -> Tensor:
-        """One EM iteration on x [N, *shape]; returns the mean log-likelihood before the update.
+        """One EM iteration on x [N, *shape]; returns the mean log-likelihood (data space) before the update.
 
         With `tol`, a gain below tol since the previous iteration leaves the parameters as they are.
         """
         return self._em_iteration(self.prepare(x))
 
-    def _em_iteration(self, x: Tensor) -> Tensor:
-        """`em_step` on prepared x."""
+    def _em_iteration(self, rows: Tensor) -> Tensor:
+        """`em_step` on prepared rows."""
         if not bool(self.initialised):
-            self.initialise(x)
+            self.initialise(rows)
+        x, log_det = _split(rows)
         joint = self._joint_log_prob(x)  # E-step [N, K]
         # logsumexp by hand so one exp gives both log p(x) and the responsibilities
         top = joint.amax(dim=1, keepdim=True)  # [N, 1]
         unnormalised = (joint - top).exp_()  # [N, K]
         total = unnormalised.sum(dim=1, keepdim=True)
-        loglik = (top + total.log()).mean()
+        loglik = ((top + total.log()).squeeze(1) + log_det).mean()
         gained = bool(loglik - self.last_loglik >= self.config.tol) or self.config.tol == 0
         if gained:
             self._m_step(x, unnormalised / total)
@@ -251,18 +279,24 @@ class GMM(GenerativeModel):
         return {"log_likelihood": self.log_prob(x.double()).mean()}
 
     def draw(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        """n draws [n, D] in float64 and the component of each [n]: a component by weight, then mu_k + L_k eps."""
+        """n draws [n, D] in data space, in float64, and the component of each [n]: a component by weight,
+        then mu_k + L_k eps, mapped back through the preprocessing."""
         k = torch.multinomial(self.weights, n, replacement=True, generator=generator)  # [n]
         eps = torch.randn(n, self.means.shape[1], generator=generator, device=self.device, dtype=torch.float64)
-        if self.config.covariance == "full":
-            noise = (self._cholesky()[k] @ eps.unsqueeze(-1)).squeeze(-1)  # [n, D]
-        else:
+        if self.config.covariance == "diag":
             noise = self.covariances[k].sqrt() * eps
-        return self.means[k] + noise, k
+        else:
+            noise = (self._cholesky()[k] @ eps.unsqueeze(-1)).squeeze(-1)  # [n, D]
+        return self.preprocessor.inverse(self.means[k] + noise), k
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """n draws [n, *shape] in the model's dtype, as `draw`."""
         return self.draw(n, generator)[0].to(self.dtype).view(n, *self.shape)
+
+
+def _split(rows: Tensor) -> tuple[Tensor, Tensor]:
+    """Prepared rows [N, F + 1] -> (statistics [N, F], log|det dy/dx| [N])."""
+    return rows[:, :-1], rows[:, -1]
 
 
 def kmeans_plusplus(x: Tensor, k: int) -> Tensor:

@@ -45,9 +45,11 @@ def nll_note(groups: list[Group]) -> str:
     """The sentence that says what the NLL column of these groups is measured in."""
     units = {r.metrics.get("nll_unit") for g in groups for r in g.ok_runs if "test_nll" in r.metrics}
     if units == {"bernoulli"}:
-        return ("Test NLL: the IWAE estimate (nats per image) of a Bernoulli likelihood of grey values — comparable "
-                "between these VAEs only; it is not a density of the images, so never compared with a GMM's.")
-    return "Test NLL: nats per example (IWAE estimate for VAEs, exact for mixtures); other columns in nats."
+        return ("Test NLL: the IWAE estimate (nats per image) of a Bernoulli likelihood of the binarized test images — "
+                "comparable between these VAEs only; it scores other data than a density of the grey levels does, "
+                "so it is never compared with a GMM's.")
+    return ("Test NLL: nats per example (IWAE estimate for VAEs, exact for mixtures), on dequantized grey levels "
+            "for images (bits/dim = NLL / (D ln 2) + log2(levels)); other columns in nats.")
 
 
 def priors_section(view: StudyView) -> Section:

@@ -65,6 +65,8 @@ class RunContext:
         result.values |= _test_nll(model, result.values)
         if "test_log_likelihood" in result.per_example:
             result.per_example.setdefault("test_nll", -result.per_example["test_log_likelihood"])
+        if "nll_bernoulli_binarized" in result.per_example:
+            result.per_example.setdefault("test_nll", result.per_example["nll_bernoulli_binarized"])
         return result
 
 
@@ -168,11 +170,13 @@ def ksweep_task(task: Task, folder: Path, ctx: RunContext) -> None:
 
 
 def _test_nll(model, values: dict[str, Any]) -> dict[str, Any]:
-    """One test-NLL column for every model with a density (IWAE estimate for VAEs, exact for GMMs), and the
-    unit it is in: a Bernoulli likelihood of grey values is no density, so it is never compared with one."""
+    """One test-NLL column for every model with a likelihood (IWAE estimate for VAEs, exact for mixtures), and
+    the unit it is in: a Bernoulli VAE scores binarized images (other data), so it is never compared with a
+    density of the grey levels."""
+    if "nll_bernoulli_binarized" in values:
+        return {"test_nll": values["nll_bernoulli_binarized"], "nll_unit": "bernoulli"}
     if "nll_iwae" in values:
-        bernoulli = getattr(model.config, "kind", "") == "vae" and type(model.likelihood).__name__ == "Bernoulli"
-        return {"test_nll": values["nll_iwae"], "nll_unit": "bernoulli" if bernoulli else "density"}
+        return {"test_nll": values["nll_iwae"], "nll_unit": "density"}
     if "test_log_likelihood" in values:
         return {"test_nll": -values["test_log_likelihood"], "nll_unit": "density"}
     return {}

@@ -17,6 +17,7 @@ from torch import Tensor
 from gausslab.core.config import validate
 from gausslab.core.errors import DataError
 from gausslab.data import Dataset
+from gausslab.data.discrete import model_view
 from gausslab.models.base import GenerativeModel
 from gausslab.models.gmm import GMM, GMMConfig
 from gausslab.training.config import TrainConfig
@@ -60,16 +61,22 @@ class KSweepPoint:
 def k_sweep(
     data: Dataset, ks: list[int], covariance: str = "full", steps: int = 100, seed: int = 0, **config: object
 ) -> list[KSweepPoint]:
-    """Held-out log-likelihoods, size and fit time of GMMs with each K in `ks`: what density fits cost as D grows."""
+    """Held-out log-likelihoods, size and fit time of GMMs with each K in `ks`: what density fits cost as D grows.
+
+    Every split is scored as the model sees it (`data.discrete`: discrete images dequantized), the
+    training split as the trainer's seeded view, the held-out splits as `evaluate`'s, so the numbers
+    are those of the one bits/dim convention.
+    """
     points = []
     for k in ks:
         start = time.perf_counter()
         model = fit_gmm(data, steps, seed, components=k, covariance=covariance, **config)
         seconds = time.perf_counter() - start
         with torch.no_grad():
-            test_ll = model.log_prob(data.test.double())
-            valid_ll = float(model.log_prob(data.valid.double()).mean()) if data.valid is not None else None
-            bic = float(model.bic(data.train))
+            test_ll = model.log_prob(_seeded_view(model, data.test, data.levels, seed).double())
+            valid_ll = (float(model.log_prob(_seeded_view(model, data.valid, data.levels, seed).double()).mean())
+                        if data.valid is not None else None)
+            bic = float(model.bic(_seeded_view(model, data.train, data.levels, seed)))
         points.append(KSweepPoint(k, float(test_ll.mean()), model.n_parameters, seconds, bic, valid_ll, test_ll))
     return points
 
@@ -79,3 +86,10 @@ def select_k(points: list[KSweepPoint]) -> KSweepPoint:
     if any(p.valid_log_likelihood is None for p in points):
         raise DataError("choosing K needs a validation split; set data.valid_fraction > 0")
     return max(points, key=lambda p: (p.valid_log_likelihood, -p.k))
+
+
+def _seeded_view(model: GenerativeModel, x: torch.Tensor, levels: int | None, seed: int) -> torch.Tensor:
+    """x as `model` is fitted and scored on it (`data.discrete.model_view`), from a generator on its device seeded
+    with `seed`, as the trainer's full-batch view and `evaluate`'s test view are."""
+    x = x.to(model.device)
+    return model_view(x, model.data_transform, levels, torch.Generator(model.device).manual_seed(seed))

@@ -13,6 +13,7 @@ import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -26,6 +27,7 @@ from gausslab.training.run_config import RunConfig
 from gausslab.data import Dataset
 from gausslab.core.errors import CheckpointError, ConfigError, Interrupted, TrainingError
 from gausslab.core.fileio import atomic_write_bytes, atomic_write_text
+from gausslab.data.discrete import model_view
 from gausslab.training.guard import NonFiniteGuard
 from gausslab.models import GenerativeModel
 from gausslab.plots.grids import png_bytes, samples_figure
@@ -90,7 +92,9 @@ def fit(
     config: the full run config to record (defaults to this data/model/train).
     """
     train = train or TrainConfig()
-    config = config or RunConfig(data=DataConfig(name=data.name), model=model.config, train=train)
+    # The model's own config is recorded: build_model may have resolved fields from the data (levels).
+    config = config or RunConfig(data=DataConfig(name=data.name), train=train)
+    config = config.model_copy(update={"model": getattr(model, "config", config.model)})
     with torch.random.fork_rng(devices=[]):
         return _Loop(model, data, train, config, Path(out) if out else None, progress).run(resume)
 
@@ -103,7 +107,13 @@ class _Loop:
         self.show = mode(show) if self.dist.is_main else "off"
         if train.tensorboard and self.writer:
             require_tensorboard()
-        self.x = model.prepare(data.train.to(self.dist.device))
+        # Discrete data is dequantized (or binarized) per batch from the global RNG, which checkpoints
+        # restore; a full-batch (EM) model gets one seeded view, since EM needs a fixed data set.
+        self.view = partial(model_view, how=model.data_transform, levels=data.levels)
+        train_x = data.train.to(self.dist.device)
+        if model.full_batch:
+            train_x = self.view(train_x, generator=torch.Generator(self.dist.device).manual_seed(train.seed))
+        self.x = model.prepare(train_x)
         batch = self.x.shape[0] if model.full_batch else min(train.batch_size, self.x.shape[0])
         self.schedule = _Schedule(self.x.shape[0], batch, train.seed)
         self.total = total_steps(train, self.schedule.steps_per_epoch)
@@ -193,7 +203,7 @@ class _Loop:
         if self.model.full_batch:
             x = self.x
         else:  # index_select: ~4x faster than x[rows] for a batch of images
-            x = self.x.index_select(0, self.schedule.rows(step, self.dist.rank, self.dist.world))
+            x = self.view(self.x.index_select(0, self.schedule.rows(step, self.dist.rank, self.dist.world)))
         losses = self.model.training_losses(x, step)
         while True:
             with self.amp:
@@ -276,7 +286,7 @@ class _Loop:
         held_out, sums = getattr(self.data, split).to(self.dist.device), {}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            for chunk in held_out.split(1024):
+            for chunk in self.view(held_out).split(1024):
                 for k, v in self.model.validation_terms(chunk).items():
                     sums[k] = sums.get(k, 0.0) + float(v) * chunk.shape[0]
         self.model.train()
