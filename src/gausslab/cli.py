@@ -250,7 +250,9 @@ def evaluate(
 @app.command()
 def study(
     out: Annotated[Path, typer.Option(help="Study folder (rerun it to resume; finished runs are skipped).")],
-    data: Annotated[str, typer.Option(help="Built-in data set name or a path (IDX, npz, image folder, CSV).")] = "digits",
+    data: Annotated[Optional[str], typer.Option(
+        help="Built-in data set name or a path (IDX, npz, image folder, CSV); default: the preset's "
+             "(mnist5k for standard, digits for quick).")] = None,
     preset: Annotated[str, typer.Option(help="Budgets: quick, standard or full.")] = "standard",
     seeds: Annotated[Optional[int], typer.Option(
         help="Seeds per model (default: the preset's, 3 for standard); tables show mean ± sd over them and "

@@ -16,8 +16,8 @@ from gausslab.report.data import Group, StudyView
 from gausslab.report.doc import Stat
 from gausslab.study.record import FIGURES
 
-MODEL_STYLE = {"gmm": ("GMM (full covariance)", "tab:blue", "o"), "vae": ("VAE", "tab:orange", "s"),
-               "gan": ("GAN-ns", "tab:green", "^")}
+MODEL_STYLE = {"gmm": ("GMM (full covariance)", "tab:blue", "o"), "gmm-diag": ("GMM (diagonal)", "tab:purple", "D"),
+               "vae": ("VAE", "tab:orange", "s"), "gan": ("GAN-ns", "tab:green", "^")}
 WIDTH, HEIGHT = 4.4, 3.3  # inches at 100 dpi: ~440 px wide
 
 

@@ -43,13 +43,13 @@ class StudyResult:
 
 
 def run_study(
-    out: str | Path, data: str = "digits", preset: str = "standard", seeds: int | None = None,
+    out: str | Path, data: str | None = None, preset: str = "standard", seeds: int | None = None,
     overrides: list[str] | tuple[str, ...] = (), quiet: bool = False, workers: int | None = None,
 ) -> StudyResult:
     """Train and evaluate every model of the study on `data` (+ the 2-D toys and `shapes`); `report.build_report`
     reads the folder afterwards.
 
-    seeds: per model (default: the preset's). overrides: `study.<field>=v` change the preset;
+    data: a built-in data set or a path (default: the preset's, `mnist5k` for standard). seeds: per model (default: the preset's). overrides: `study.<field>=v` change the preset;
     `train.k=v`, `model.k=v`, `data.k=v` change every run. workers: runs side by side (default: one
     per core); the numbers do not depend on it.
     """
@@ -61,6 +61,7 @@ def run_study(
     study_sets, run_sets = split_overrides(list(overrides))
     config = preset_with(preset, study_sets)
     seeds = seeds or config.seeds
+    data = config.data if data is None else data
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     ctx = RunContext(root, config, progress=False if quiet else None)

@@ -118,13 +118,13 @@ def _train(steps: int, preset: StudyPreset, **extra: Any) -> dict[str, Any]:
 
 
 def _vae(latent: int, hidden, preset: StudyPreset, **extra: Any) -> dict[str, Any]:
-    return {"kind": "vae", "latent_dim": latent, "hidden": hidden, "channels": preset.channels,
+    return {"kind": "vae", "latent_dim": latent, "hidden": hidden, "channels": preset.channels, "arch": preset.arch,
             "prior_components": preset.prior_components, **extra}
 
 
 def _gan(name: str, latent: int, hidden, preset: StudyPreset, lr: float) -> dict[str, Any]:
     return {"kind": "gan", "latent_dim": latent, "hidden": hidden, "d_hidden": hidden, "channels": preset.channels,
-            "lr_g": lr, "lr_d": lr, **MAIN_GANS[name][1]}
+            "arch": preset.arch, "lr_g": lr, "lr_d": lr, **MAIN_GANS[name][1]}
 
 
 def _is_2d(ctx: Context) -> bool:
@@ -185,6 +185,9 @@ def dimension_recipes(ctx: Context) -> list[Recipe]:
             Recipe(f"dim-{dim:04d}-gmm", "dimension", "GMM (full covariance)", "train", data,
                    {"kind": "gmm", "components": gmm_components(p, dim, ctx.n_train), "covariance": "full"},
                    _train(p.gmm_steps, p), {**tags, "model": "gmm"}),
+            Recipe(f"dim-{dim:04d}-gmm-diag", "dimension", "GMM (diagonal)", "train", data,
+                   {"kind": "gmm", "components": gmm_components(p, dim, ctx.n_train, "diag"), "covariance": "diag"},
+                   _train(p.gmm_steps, p), {**tags, "model": "gmm-diag"}),
             Recipe(f"dim-{dim:04d}-vae", "dimension", "VAE", "train", data, _vae(latent, (width, width), p),
                    train, {**tags, "model": "vae"}),
             Recipe(f"dim-{dim:04d}-gan", "dimension", "GAN-ns", "train", data,
@@ -197,9 +200,10 @@ def dims_for(preset: StudyPreset, full: int) -> list[int]:
     return sorted({min(d, full) for d in preset.dims})
 
 
-def gmm_components(preset: StudyPreset, dim: int, n_train: int) -> int:
-    """As many full-covariance components as the budget pays for (K-1 + K·D + K·D(D+1)/2), at least 1."""
-    per = 1 + dim + dim * (dim + 1) // 2
+def gmm_components(preset: StudyPreset, dim: int, n_train: int, covariance: str = "full") -> int:
+    """As many components as the budget pays for (K-1 + K·D + K·D(D+1)/2 full, K-1 + 2K·D diagonal), at
+    least 1: one full-covariance component at D = 784 costs 308,504 parameters, beyond any budget here."""
+    per = 1 + dim + (dim * (dim + 1) // 2 if covariance == "full" else dim)
     return max(1, min((preset.dim_budget + 1) // per, preset.dim_max_components, n_train // 2))
 
 

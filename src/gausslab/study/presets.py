@@ -1,18 +1,19 @@
 """Study presets: the budgets of every run of `gausslab study`, as a dict registry of pydantic configs.
 
-`quick` is for tests (well under two minutes on 2 CPU cores), `standard` the default (about ten
-minutes on 2 cores with `--data digits`), `full` longer budgets for a GPU or MNIST-sized data.
+`quick` is for tests (digits, about two minutes on 2 CPU cores), `standard` the default (mnist5k,
+3 seeds, the `make run` job), `full` longer budgets for a GPU.
 Any field can be overridden with `--set study.<field>=value`; run settings with
 `--set train.steps=...` / `--set model.<field>=...` (applied to every run that has the field).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
-from gausslab.core.config import StrictModel, validate
+from gausslab.blocks.nets import ARCHS
+from gausslab.core.config import StrictModel, choices, validate
 from gausslab.models.vae import VAEConfig
 from gausslab.core.errors import lookup
 
@@ -21,9 +22,11 @@ PriorName = VAEConfig.model_fields["prior"].annotation  # the VAE's prior choice
 
 class StudyPreset(StrictModel):
     description: str = ""
+    data: str = Field("mnist5k", min_length=1, description="the main data when --data is not given: a built-in "
+                      "data set or a path")
     seeds: int = Field(3, gt=0, description="seeds per model: tables show mean ± sd over them, verdicts 95 % "
                                             "intervals of the per-seed differences (--seeds overrides it)")
-    steps: int = Field(2000, gt=0)  # training steps of each neural run on the main data
+    steps: int = Field(1000, gt=0)  # training steps of each neural run on the main data (32 epochs of mnist5k)
     toy_steps: int = Field(1500, gt=0)  # ... of the VAEs on the 2-D toys
     wgan_steps: int = Field(1000, gt=0, description="generator steps of WGAN-GP on the main data (5 critic steps "
                                                     "each: about 2.5x the cost of `steps` GAN-ns steps)")
@@ -41,20 +44,22 @@ class StudyPreset(StrictModel):
     latent_dim: int = Field(16, gt=0)  # VAE latent size on the main data
     hidden: tuple[int, ...] = (256, 256)  # MLP widths of VAEs and GANs on the main data
     toy_hidden: tuple[int, ...] = (128, 128, 128)  # MLP widths on the 2-D toys
-    channels: tuple[int, ...] = (16, 32, 64)  # conv widths (images of side >= 16, e.g. `shapes`)
+    arch: choices(ARCHS) = Field("mlp", description="networks of the VAEs and GANs on the main data "
+                                                 "(MLPs: a conv net on 28x28 images costs about 5x more per step)")
+    channels: tuple[int, ...] = (16, 32, 64)  # conv widths (with arch conv or auto on images of side >= 16)
     gan_latent_dim: int = Field(16, gt=0)  # GAN base size on the main data (2 on toys)
     gan_lr: float = Field(2e-4, gt=0)  # Adam lr of both GAN networks (Radford et al. 2016)
     toy_gan_lr: float = Field(1e-3, gt=0)  # ... on the 2-D toys (short budgets need larger steps)
     prior_components: int = Field(10, gt=0)  # mog components / VampPrior pseudo-inputs
     expost_components: int = Field(10, gt=0)  # components of the ex-post mixture (Ghosh et al. 2020)
-    iwae_ks: tuple[int, ...] = Field((5, 50), description="importance samples of the N(0, I) VAEs trained on the "
+    iwae_ks: tuple[int, ...] = Field((5,), description="importance samples of the N(0, I) VAEs trained on the "
                                      "IWAE bound (Burda et al. 2016), one run per k")
     two_stage_steps: int = Field(1000, gt=0, description="Adam steps of the second VAE of the two-stage sampler "
                                  "(Dai & Wipf 2019), which has the main VAE's widths")
     toy_n: int = Field(4000, gt=0)  # examples per toy (train + test)
     shapes_n: int = Field(3000, gt=0)
     shapes_latent_dim: int = Field(8, gt=0)
-    shapes_arch: Literal["auto", "mlp", "conv"] = "mlp"  # MLPs as Higgins et al. 2017 on dSprites; fast on CPU
+    shapes_arch: choices(ARCHS) = "mlp"  # MLPs as Higgins et al. 2017 on dSprites; fast on CPU
     eval_k: int = Field(500, gt=0)  # importance samples of the IWAE NLL
     n_generated: int = Field(2000, ge=2, description="model samples drawn for every sample metric")
     hole_draws: int = Field(10_000, ge=2, description="prior draws scored by the prior-hole metric")
@@ -63,7 +68,8 @@ class StudyPreset(StrictModel):
     gmm_ks: tuple[int, ...] = (1, 2, 4, 8, 16, 25, 32)  # mixture sizes of the k-sweep
     gmm_steps: int = Field(100, gt=0)  # EM iterations
     gmm_reg_covar: float = Field(1e-3, gt=0)  # covariance floor on image data (pixels with no variance)
-    dims: tuple[int, ...] = (2, 8, 32, 64)  # data dimensions of the dimension sweep (capped at the data's)
+    # data dimensions of the dimension sweep (capped at the data's; 784 = every direction of mnist5k)
+    dims: tuple[int, ...] = (2, 8, 32, 128, 784)
     dim_budget: int = Field(20_000, gt=0)  # matched parameter budget of the dimension sweep
     dim_noise: float = Field(0.05, gt=0)  # Gaussian noise std added to the projected data
     dim_max_components: int = Field(64, gt=0)
@@ -75,7 +81,7 @@ class StudyPreset(StrictModel):
 
 PRESETS: dict[str, StudyPreset] = {
     "quick": StudyPreset(
-        description="tiny budgets for tests and smoke checks (about 2 minutes on 2 cores)",
+        description="tiny budgets for tests and smoke checks on digits (about 2 minutes on 2 cores)", data="digits",
         seeds=2, n_generated=300, hole_draws=1000, betas=(0.5, 1.0), toy_gan_steps=60, toy_wgan_steps=20, wgan_steps=30,
         toy_gan_hidden=(32, 32), steps=60, toy_steps=60, shapes_steps=30, dim_steps=40, batch_size=64, latent_dim=4, hidden=(32,),
         toy_hidden=(32, 32), channels=(8, 16), gan_latent_dim=4, prior_components=4, expost_components=3,
@@ -83,10 +89,10 @@ PRESETS: dict[str, StudyPreset] = {
         two_stage_steps=30,
         dims=(2, 16), dim_budget=1500, dim_max_components=8, skip_metrics=("kid",),
     ),
-    "standard": StudyPreset(description="the default: about ten minutes on 2 CPU cores with --data digits"),
+    "standard": StudyPreset(description="the default: mnist5k, 3 seeds, the dimension sweep up to 784"),
     "full": StudyPreset(
         description="longer budgets for a GPU or MNIST-sized data",
-        steps=20_000, toy_steps=10_000, shapes_steps=10_000, dim_steps=5000, batch_size=128, latent_dim=32,
+        steps=20_000, toy_steps=10_000, arch="auto", iwae_ks=(5, 50), shapes_steps=10_000, dim_steps=5000, batch_size=128, latent_dim=32,
         hidden=(512, 512), toy_hidden=(400, 400, 400), channels=(32, 64, 128), gan_latent_dim=32,
         prior_components=50, expost_components=20, toy_n=12_500, shapes_n=20_000, shapes_latent_dim=10,
         shapes_arch="conv",
