@@ -44,6 +44,7 @@ class AffineCoupling(nn.Module):
         return z * s.exp() + t, s.sum(-1)
 
     def inverse(self, u: Tensor) -> Tensor:
+        """The exact inverse of `forward`: u [..., D] -> z [..., D]."""
         s, t = self._shift_scale(u)  # the masked half is unchanged, so the conditioner sees the same input
         return (u - t) * (-s).exp()
 

@@ -32,9 +32,11 @@ class Bernoulli(nn.Module):
         return -F.binary_cross_entropy_with_logits(out, x, reduction="none").flatten(1).sum(1)
 
     def mean(self, out: Tensor) -> Tensor:
+        """The mean of p(x|z), sigmoid(logits) [B, *shape]: pixel probabilities in [0, 1]."""
         return torch.sigmoid(out)
 
     def sample(self, out: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Binary draws x ~ Bern(sigmoid(logits)) [B, *shape], seeded by `generator`."""
         return torch.bernoulli(torch.sigmoid(out), generator=generator)
 
 
@@ -57,14 +59,17 @@ class Gaussian(nn.Module):
             self.register_buffer("log_std", log_std)
 
     def log_prob(self, out: Tensor, x: Tensor) -> Tensor:
+        """Decoder means [B, *shape], data [B, *shape] -> log N(x; mean, sigma^2) summed over dimensions [B] (nats)."""
         z = (x - out) * torch.exp(-self.log_std)
         per_dim = -0.5 * z.square() - self.log_std - 0.5 * math.log(2 * math.pi)
         return per_dim.flatten(1).sum(1)
 
     def mean(self, out: Tensor) -> Tensor:
+        """The decoder output itself: the mean of p(x|z) [B, *shape]."""
         return out
 
     def sample(self, out: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Draws mean + sigma * eps [B, *shape], eps ~ N(0, I) from `generator`."""
         noise = torch.randn(out.shape, generator=generator, device=out.device, dtype=out.dtype)
         return out + noise * torch.exp(self.log_std)
 

@@ -51,9 +51,11 @@ class StandardNormal(nn.Module):
         self.register_buffer("_zero", torch.zeros(()))  # follows .to(device)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n draws z ~ N(0, I) [n, D] on the prior's device, in its dtype."""
         return torch.randn(n, self.latent_dim, generator=generator, device=self._zero.device, dtype=self._zero.dtype)
 
     def log_prob(self, z: Tensor) -> Tensor:
+        """log N(z; 0, I) summed over units: z [..., D] -> [...] (nats)."""
         return -0.5 * (z.square() + math.log(2 * math.pi)).sum(-1)
 
     def kl(self, q: Normal) -> Tensor:
@@ -82,9 +84,11 @@ class MixtureOfGaussians(nn.Module):
         self.logits = nn.Parameter(torch.zeros(components))  # [K]
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n draws [n, D]: a component k by softmax(logits), then mu_k + sigma_k * eps."""
         return diagonal_mixture_sample(n, self.means, self.log_stds.exp(), self.logits, generator)
 
     def log_prob(self, z: Tensor) -> Tensor:
+        """log sum_k pi_k N(z; mu_k, diag sigma_k^2): z [..., D] -> [...] (nats)."""
         return diagonal_mixture_log_prob(z, self.means, self.log_stds.exp(), self.logits)
 
 
@@ -115,10 +119,12 @@ class VampPrior(nn.Module):
         return self.encode(self.inputs())  # loc, scale [K, D]
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n draws [n, D]: a pseudo-input u_k uniformly at random, then z ~ q(z | u_k)."""
         q = self._components()
         return diagonal_mixture_sample(n, q.loc, q.scale, self._uniform_logits(q), generator)
 
     def log_prob(self, z: Tensor) -> Tensor:
+        """log (1/K) sum_k q(z | u_k): z [..., D] -> [...] (nats; Tomczak & Welling 2018, eq. 9)."""
         q = self._components()
         return diagonal_mixture_log_prob(z, q.loc, q.scale, self._uniform_logits(q))
 
@@ -142,10 +148,12 @@ class FlowPrior(nn.Module):
         self.base = StandardNormal(latent_dim)
 
     def log_prob(self, z: Tensor) -> Tensor:
+        """log N(f(z); 0, I) + log|det df/dz| by the change of variables: z [..., D] -> [...] (nats)."""
         u, log_det = push_forward(self.layers, z)
         return self.base.log_prob(u) + log_det
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n draws z = f^-1(u) [n, D], u ~ N(0, I), through the inverse couplings."""
         return pull_back(self.layers, self.base.sample(n, generator))
 
 

@@ -39,14 +39,17 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write `text` (UTF-8) to `path` atomically, as `atomic_write_bytes`."""
     atomic_write_bytes(path, text.encode())
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> None:
+    """Write `obj` to `path` atomically as indented JSON, keys in their given order, with a final newline."""
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
 def sha256(path: str | Path) -> str:
+    """The hex SHA-256 digest of the file at `path`, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

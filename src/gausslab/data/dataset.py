@@ -49,6 +49,7 @@ class Dataset:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The shape of one example: (D,) for vectors, (C, H, W) for images."""
         return tuple(self.train.shape[1:])
 
     @property

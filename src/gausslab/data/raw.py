@@ -27,6 +27,7 @@ class RawData:
 
     @property
     def kind(self) -> Literal["vector", "image"]:
+        """`image` for examples x [N, C, H, W], else `vector`."""
         return "image" if self.x.dim() == 4 else "vector"
 
 

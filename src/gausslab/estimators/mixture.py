@@ -135,6 +135,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         model.set_parameters(**arrays)
 
     def fit_predict(self, X: Array, y: Any = None) -> Array:
+        """Fit on X, then the most probable component of each of its samples [N]: `fit(X).predict(X)`."""
         return self.fit(X).predict(X)
 
     # --- fitted model ----------------------------------------------------------------------------

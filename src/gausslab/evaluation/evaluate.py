@@ -47,6 +47,7 @@ class Evaluation:
     per_example: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as metrics.json holds it: model, data, the gausslab version, then every metric."""
         return {"model": self.model, "data": self.data, "gausslab_version": __version__, **self.values}
 
 
@@ -76,9 +77,11 @@ class EvalContext:
 
     @property
     def is_vae(self) -> bool:
+        """Whether the model has an encoder, an IWAE bound and a prior, so the latent metrics apply."""
         return all(hasattr(self.model, name) for name in ("encode", "iwae_bound", "prior"))
 
     def generator(self) -> torch.Generator:
+        """A fresh generator on the model's device seeded with `seed`, so each metric's draws are reproducible."""
         return torch.Generator(self.model.device).manual_seed(self.seed)
 
     @cached_property
@@ -106,12 +109,14 @@ class EvalContext:
 
     @cached_property
     def extractor(self) -> features.FeatureExtractor | features.UserFeatures:
+        """The feature space of the sample metrics: one of `FEATURE_SPACES` by name, or the given callable."""
         if isinstance(self.features, str):
             return FEATURE_SPACES[self.features](self)
         return features.as_features(self.features)
 
     @cached_property
     def real_features(self) -> Tensor:
+        """Features of the first `n` test examples [n, F], as stored."""
         return self.extractor(self.x)
 
     @cached_property

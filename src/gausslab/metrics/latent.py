@@ -45,6 +45,7 @@ class LatentReport:
     hole_membership: Tensor | None = field(default=None, repr=False)  # [S] bool: prior draw s lies in a hole
 
     def to_dict(self) -> dict[str, float | int | bool]:
+        """The scalar diagnostics by name (without `hole_membership`)."""
         return {k: v for k, v in asdict(self).items() if k != "hole_membership"}
 
 

@@ -36,6 +36,7 @@ class ModeCoverage:
     counts: list[int] = field(default_factory=list)  # high-quality samples per mode [M]
 
     def to_dict(self) -> dict[str, float]:
+        """The four summaries under their metrics.json keys (without the per-mode `counts`)."""
         return {"modes_captured": self.modes_captured, "n_modes": self.n_modes, "high_quality": self.high_quality,
                 "reverse_kl": self.reverse_kl}
 

@@ -120,4 +120,5 @@ class ClosedFormModel(GenerativeModel):
         return self._sample_dtype.dtype
 
     def optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+        """No optimizer ({}): the model updates its buffers itself and yields `Loss(None, ...)`."""
         return {}  # updated in closed form

@@ -60,6 +60,7 @@ class Flow(GenerativeModel):
 
     @property
     def n_parameters(self) -> int:
+        """Parameters of p(x): the couplings' weights (the preprocessing and the N(0, I) base have none)."""
         return sum(p.numel() for p in self.parameters())
 
     def prepare(self, x: Tensor) -> Tensor:
@@ -74,10 +75,12 @@ class Flow(GenerativeModel):
         return self.base.log_prob(u) + log_det + mapped.log_det
 
     def training_losses(self, x: Tensor, step: int) -> Iterator[Loss]:
+        """One loss per step: the mean negative log-likelihood -log p(x) of the batch, exact (no bound)."""
         log_likelihood = self.log_prob(x).mean()
         yield Loss("model", -log_likelihood, {"log_likelihood": log_likelihood.detach()})
 
     def validation_terms(self, x: Tensor) -> dict[str, Tensor]:
+        """Mean exact log p(x) of held-out rows x [B, *shape] (nats per example)."""
         return {"log_likelihood": self.log_prob(x).mean()}
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:

@@ -142,6 +142,7 @@ class GAN(GenerativeModel):
         return self.squash(functional_call(self.generator, self.ema.weights(), (z,)))
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n draws [n, *shape]: z ~ N(0, I) from `generator` through the sampling generator (`push_forward`)."""
         return self.push_forward(self.base(n, generator))
 
     def pack(self, x: Tensor) -> Tensor:

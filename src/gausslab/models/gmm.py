@@ -244,6 +244,10 @@ class GMM(ClosedFormModel):
         self.initialised.fill_(True)
 
     def converged(self) -> bool:
+        """True after an EM iteration that gained less than `tol`, leaving the parameters as they were.
+
+        Never with tol = 0, where every iteration updates them.
+        """
         return bool(self.settled)
 
     def em_step(self, x: Tensor) -> Tensor:
@@ -272,10 +276,12 @@ class GMM(ClosedFormModel):
         return loglik
 
     def training_losses(self, x: Tensor, step: int) -> Iterator[Loss]:
+        """One EM iteration on the prepared rows x; its loss is minus the mean log-likelihood before the update."""
         loglik = self._em_iteration(x)  # the trainer passes `prepare`d rows
         yield Loss(None, -loglik, {"log_likelihood": loglik})
 
     def validation_terms(self, x: Tensor) -> dict[str, Tensor]:
+        """Mean log p(x) of held-out rows x [N, *shape] in data space (nats per example, float64)."""
         return {"log_likelihood": self.log_prob(x.double()).mean()}
 
     def draw(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:

@@ -92,6 +92,7 @@ class Histogram(ClosedFormModel):
         yield Loss(None, -log_likelihood, {"log_likelihood": log_likelihood})
 
     def validation_terms(self, x: Tensor) -> dict[str, Tensor]:
+        """Mean log p(x) of held-out rows x (nats per example, float64; -inf when a value lies outside [0, 1])."""
         return {"log_likelihood": self.log_prob(x).double().mean()}
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:

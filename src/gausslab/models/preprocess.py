@@ -32,9 +32,11 @@ class Identity:
         """Any finite data is in the domain."""
 
     def forward(self, x: Tensor) -> Mapped:
+        """y = x [N, D], with log|det dy/dx| = 0 [N]."""
         return Mapped(x, torch.zeros(x.shape[0], dtype=x.dtype, device=x.device))
 
     def inverse(self, y: Tensor) -> Tensor:
+        """x = y."""
         return y
 
 
@@ -58,11 +60,13 @@ class Logit:
                             f"[{low:.4g}, {high:.4g}]; use model.preprocess=none")
 
     def forward(self, x: Tensor) -> Mapped:
+        """y = logit(p) [N, D], p = alpha + (1 - 2 alpha) x, with log|det dy/dx| [N] summed over dimensions."""
         p = self.alpha + (1 - 2 * self.alpha) * x  # [N, D]
         log_p, log_q = p.log(), torch.log1p(-p)
         return Mapped(log_p - log_q, (math.log(1 - 2 * self.alpha) - log_p - log_q).sum(-1))
 
     def inverse(self, y: Tensor) -> Tensor:
+        """x = (sigmoid(y) - alpha) / (1 - 2 alpha) [N, D]: the exact inverse of `forward`."""
         return (torch.sigmoid(y) - self.alpha) / (1 - 2 * self.alpha)
 
 

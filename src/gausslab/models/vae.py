@@ -157,6 +157,7 @@ class VAE(GenerativeModel):
         return self.elbo(x)
 
     def encode(self, x: Tensor) -> Normal:
+        """q(z|x) = N(mu, diag sigma^2) of x [B, *shape]: loc and scale [B, latent_dim], float32 under autocast too."""
         mu, raw = full_precision(self.encoder(x)).chunk(2, dim=-1)  # [B, D] each; float32 under autocast too
         # No argument validation: its checks cost a host sync and ~6 small ops per step.
         return Normal(mu, F.softplus(raw) + 1e-5, validate_args=False)
@@ -170,6 +171,7 @@ class VAE(GenerativeModel):
         return self.likelihood.mean(self.decoder(z))
 
     def reconstruct(self, x: Tensor) -> Tensor:
+        """The mean of p(x|z) [B, *shape] at the posterior mean z = E_q[z|x] of x [B, *shape]."""
         return self.decode(self.encode(x).loc)
 
     def sample(self, n: int, generator: torch.Generator | None = None, sampler=None) -> Tensor:
@@ -241,10 +243,15 @@ class VAE(GenerativeModel):
         return {"model": adam(groups, lr=lr)}
 
     def beta_at(self, step: int) -> float:
+        """The KL weight at `step`: beta, ramped up linearly from 0 over `warmup_steps` (Bowman et al. 2016)."""
         warm = self.config.warmup_steps
         return self.config.beta * (min(1.0, step / warm) if warm else 1.0)
 
     def training_losses(self, x: Tensor, step: int) -> Iterator[Loss]:
+        """One loss per step: beta * KL (free bits applied) - reconstruction log-likelihood, batch means.
+
+        Under the iwae objective with k > 1, the negative k-sample bound instead (Burda et al. 2016, eq. 8).
+        """
         k = self.importance_samples
         yield self._elbo_loss(x, step) if k == 1 else self._iwae_loss(x, k)
 
@@ -285,6 +292,7 @@ class VAE(GenerativeModel):
         return kl_mean.clamp(min=lam * self.config.latent_dim)
 
     def validation_terms(self, x: Tensor) -> dict[str, Tensor]:
+        """Mean single-sample ELBO, reconstruction and KL of held-out rows x (nats); the IWAE bound too if k > 1."""
         terms = self.elbo(x)
         out = {"elbo": terms.elbo.mean(), "recon": terms.recon.mean(), "kl": terms.kl.mean()}
         k = self.importance_samples

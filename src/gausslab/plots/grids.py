@@ -40,6 +40,7 @@ def png_bytes(fig) -> bytes:
 
 
 def save_png(fig, path: str | Path) -> None:
+    """Write `fig` to `path` atomically as a 100-dpi PNG; the figure is closed."""
     atomic_write_bytes(path, png_bytes(fig))
 
 
@@ -76,6 +77,7 @@ def grid_cell_px(path: str | Path) -> int:
 
 
 def image_grid_figure(images: Tensor, title: str = "", nrow: int | None = None):
+    """A figure of `images` [N, C, H, W] in [0, 1] tiled into one grid (`tile`: `nrow` images per row), without axes."""
     grid = tile(images, nrow)
     fig, ax = plt.subplots(figsize=(4, 4 * grid.shape[0] / grid.shape[1]))
     ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")

@@ -37,6 +37,8 @@ REFERENCE_SET = ("test split: the held-out examples no model was trained or sele
 
 @dataclass
 class ReportFiles:
+    """The files `build_report` wrote: report.html, report.md and the study's metrics.json."""
+
     html: Path
     markdown: Path
     metrics: Path
@@ -63,11 +65,13 @@ def study_metrics(view: StudyView, found: list[Verdict]) -> dict[str, Any]:
 
 
 def build_document(view: StudyView, found: list[Verdict]) -> Document:
+    """The report as a document tree: the verdicts, then the header, then every section of `SECTIONS`."""
     sections = [verdicts_section(view, TITLES, found)] + [build(view) for build in SECTIONS]
     return Document(f"gausslab study: {view.info.data}", header(view), sections, view.root, opening=1)
 
 
 def header(view: StudyView) -> list[tuple[str, str]]:
+    """The 'About this study' rows (name, text): version, data, preset, seeds, statuses, hardware, timing."""
     info, hw = view.info, view.info.hardware
     statuses = [r.status.name for r in view.runs]
     counts = ", ".join(f"{statuses.count(s)} {s}" for s in STATUSES if statuses.count(s))

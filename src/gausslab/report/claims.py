@@ -24,6 +24,7 @@ Pick = Callable[[StudyView], Group | None]
 
 
 def named(name: str) -> Pick:
+    """Pick the group called `name` (None when the study has none)."""
     return lambda view: view.group(name)
 
 
@@ -42,6 +43,8 @@ def first_named(prefix: str) -> Pick:
 
 @dataclass(frozen=True)
 class Side:
+    """One side of a claim: how it picks its group, the metrics.json key, and optionally the per-example key."""
+
     group: Pick
     key: str  # metrics.json key, one number per run
     example_key: str | None = None  # per_example.npz key, one number per test example (or prior draw)
@@ -49,6 +52,8 @@ class Side:
 
 @dataclass(frozen=True)
 class Claim:
+    """One claim of the paper: its words, what is measured (a − b), the report section, the sign it predicts."""
+
     claim: str  # the paper's claim in plain words
     measurement: str  # what is measured, as "a − b"
     section: str  # report section id that shows the numbers

@@ -32,6 +32,7 @@ class Group:
 
     @property
     def ok_runs(self) -> list[RunResult]:
+        """The runs whose status is ok, in plan order."""
         return [r for r in self.runs if r.ok]
 
     @property
@@ -41,12 +42,15 @@ class Group:
 
     @property
     def failed(self) -> list[RunResult]:
+        """The runs that raised (state `failed`)."""
         return [r for r in self.runs if r.state == "failed"]
 
     def stat(self, key: str) -> Stat:
+        """`key` over the ok runs: mean and sample std over seeds (`doc.stat`)."""
         return stat(self.finished, key)
 
     def cell(self, key: str) -> Cell:
+        """The table cell of `key` over the ok runs: mean ± sd, naming the runs it summarises."""
         return metric_cell(self.finished, key)
 
     def by_seed(self, key: str) -> dict[int, RunResult]:
@@ -70,6 +74,8 @@ class Group:
 
 @dataclass
 class StudyView:
+    """The study folder read back: its root, study.json, and the runs grouped over seeds in plan order."""
+
     root: Path
     info: StudyInfo
     groups: list[Group]
@@ -79,14 +85,17 @@ class StudyView:
         return [g for g in self.groups if g.section == section and all(g.tags.get(k) == v for k, v in tags.items())]
 
     def group(self, name: str) -> Group | None:
+        """The group called `name`, or None."""
         return next((g for g in self.groups if g.name == name), None)
 
     @property
     def runs(self) -> list[RunResult]:
+        """Every run of every group, in plan order."""
         return [r for g in self.groups for r in g.runs]
 
 
 def load_view(root: Path) -> StudyView:
+    """The study folder `root` read back: study.json and every run, grouped over seeds in plan order."""
     root = Path(root)
     info = read_study_info(root)
     groups: dict[str, Group] = {}

@@ -21,6 +21,8 @@ FONT_PX = 11.1  # the smallest chart text: 8 pt at 100 dpi (gausslab.plots)
 
 @dataclass
 class Cell:
+    """A table cell: its text, and for a metric the runs and metrics.json key it summarises."""
+
     text: str
     runs: tuple[str, ...] = ()  # run names whose metrics.json values this cell summarises
     key: str = ""  # the metrics.json key
@@ -29,6 +31,8 @@ class Cell:
 
 @dataclass
 class Table:
+    """A table: header `columns`, rows of cells, a caption, notes (units, sizes) and warnings."""
+
     columns: list[str]
     rows: list[list[Cell]]
     caption: str = ""
@@ -38,6 +42,8 @@ class Table:
 
 @dataclass
 class Figure:
+    """A picture file: a `chart` (text at `FONT_PX` or more) or an image `grid` of `cell_px` pixels per image."""
+
     path: Path
     caption: str
     kind: Literal["chart", "grid"] = "chart"
@@ -46,21 +52,29 @@ class Figure:
 
 @dataclass
 class FigureRow:
+    """Figures shown side by side."""
+
     figures: list[Figure]
 
 
 @dataclass
 class Paragraph:
+    """A paragraph of plain text."""
+
     text: str
 
 
 @dataclass
 class Bullets:
+    """A bulleted list of plain-text items."""
+
     items: list[str]
 
 
 @dataclass
 class Heading:
+    """A sub-heading inside a section."""
+
     text: str
 
 
@@ -69,6 +83,8 @@ Block = Union[Table, FigureRow, Paragraph, Bullets, Heading]
 
 @dataclass
 class Section:
+    """A report section: its anchor id, its title and its blocks."""
+
     id: str
     title: str
     blocks: list[Block] = field(default_factory=list)
@@ -76,6 +92,8 @@ class Section:
 
 @dataclass
 class Document:
+    """The whole report: title, header rows (name, text), sections, the study folder, sections before the header."""
+
     title: str
     header: list[tuple[str, str]]
     sections: list[Section]
@@ -92,14 +110,17 @@ class Stat:
 
     @property
     def n(self) -> int:
+        """How many values (runs) the stat rests on."""
         return len(self.values)
 
     @property
     def mean(self) -> float | None:
+        """The mean of the values; None when there are none."""
         return math.fsum(self.values) / self.n if self.values else None
 
     @property
     def std(self) -> float | None:
+        """The sample standard deviation (ddof = 1); None with fewer than two values."""
         if self.n < 2:
             return None
         m = self.mean
@@ -143,5 +164,6 @@ def format_values(values: list[Any]) -> str:
 
 
 def metric_cell(metrics: dict[str, dict[str, Any]], key: str) -> Cell:
+    """The cell of `key` over `metrics` (run name -> its metrics), naming the runs it summarises."""
     s = stat(metrics, key)
     return Cell(format_stat(s), s.runs, key if s.n else "")

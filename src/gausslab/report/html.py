@@ -38,6 +38,7 @@ figcaption { font-size: .85em; color: #555; max-width: 30em; }
 
 
 def render(doc: Document) -> str:
+    """report.html of `doc`: one self-contained page, the opening sections (the verdicts) before the header."""
     header = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in doc.header)
     toc = "".join(f'<li><a href="#{escape(s.id)}">{escape(s.title)}</a></li>' for s in doc.sections)
     opening = "".join(_section(s) for s in doc.sections[: doc.opening])

@@ -9,6 +9,7 @@ from gausslab.report.doc import Block, Bullets, Cell, Document, FigureRow, Headi
 
 
 def render(doc: Document) -> str:
+    """report.md of `doc`: the same page as Markdown, the opening sections (the verdicts) before the header."""
     lines = [f"# {doc.title}", ""]
     for section in doc.sections[: doc.opening]:
         lines += _section(section, doc)

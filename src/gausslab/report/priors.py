@@ -53,6 +53,7 @@ def nll_note(groups: list[Group]) -> str:
 
 
 def priors_section(view: StudyView) -> Section:
+    """Section 4: each prior and remedy against the N(0, I) VAE, the 2-D-latent VAEs and the shapes study."""
     groups, latent2, shapes = view.section("priors"), view.section("latent2d"), view.section("shapes")
     if not groups + latent2 + shapes:
         return empty("s4-priors", TITLES["s4-priors"])
@@ -107,6 +108,7 @@ def _shapes_blocks(groups: list[Group]) -> list[Block]:
 
 
 def rate_distortion_section(view: StudyView) -> Section:
+    """Section 5: the β sweep of each prior in the rate-distortion plane (Alemi et al. 2018), β = 1 from section 4."""
     sweep = view.section("ratedistortion")
     if not sweep:
         return empty("s5-ratedistortion", TITLES["s5-ratedistortion"])
@@ -134,6 +136,7 @@ def rate_distortion_section(view: StudyView) -> Section:
 
 
 def gans_section(view: StudyView) -> Section:
+    """Section 6: sample quality of the GANs on the main data beside the N(0, I) and VampPrior VAEs."""
     gans = view.section("gans")
     if not gans:
         return empty("s6-gans", TITLES["s6-gans"])

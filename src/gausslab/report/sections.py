@@ -33,6 +33,7 @@ COLLAPSE_WHY = (
 
 
 def toys_section(view: StudyView) -> Section:
+    """Section 1: the networks and one Gaussian on the 2-D toys: mode coverage, test NLL, pictures, comparisons."""
     groups = view.section("toys")
     if not groups:
         return empty("s1-toys", TITLES["s1-toys"])
@@ -100,6 +101,7 @@ def _toy_pairs(view: StudyView, toy: str) -> list[Pair]:
 
 
 def mixtures_section(view: StudyView) -> Section:
+    """Section 2: per data set, the GMM k-sweep (K chosen on validation), its pictures, and K chosen vs K = 1."""
     groups = view.section("mixtures")
     if not groups:
         return empty("s2-mixtures", TITLES["s2-mixtures"])
@@ -139,6 +141,7 @@ def _ksweep_table(g: Group, ks: list[int]) -> Table:
 
 
 def dimension_section(view: StudyView) -> Section:
+    """Section 3: GMMs, the VAE and the GAN at each projected dimension D, at one parameter budget."""
     groups = view.section("dimension")
     if not groups:
         return empty("s3-dimension", TITLES["s3-dimension"])

@@ -28,6 +28,7 @@ def ranked_groups(view: StudyView) -> list[Group]:
 
 
 def ranked_table(view: StudyView) -> Table | None:
+    """Models with sample metrics on the main data, ranked by the first `RANK_KEYS` metric any recorded; else None."""
     groups = ranked_groups(view)
     key = next((k for k in RANK_KEYS if any(g.stat(k).n for g in groups)), None)
     if key is None:
@@ -61,6 +62,7 @@ def _ties(order: list[Group], key: str) -> str:
 
 
 def summary_section(view: StudyView) -> Section:
+    """Section 7: the ranked table, then the runs left out of every mean and verdict, with their statuses."""
     blocks: list[Block] = []
     table = ranked_table(view)
     blocks.append(table if table else Paragraph("No finished runs with sample metrics to rank yet."))

@@ -74,6 +74,7 @@ class Pair:
 
     @property
     def complete(self) -> bool:
+        """Whether the row can be computed: a is there, and b or a reference."""
         return self.a is not None and (self.b is not None or self.reference is not None)
 
 
@@ -136,4 +137,5 @@ def failures(groups: Iterable[Group]) -> list[Block]:
 
 
 def empty(section_id: str, title: str) -> Section:
+    """The section `section_id` with one paragraph saying the study has no runs for it."""
     return Section(section_id, title, [Paragraph("This study has no runs for this section.")])

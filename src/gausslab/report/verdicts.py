@@ -31,6 +31,7 @@ class Comparison:
 
     @property
     def left_out_reason(self) -> str:
+        """The left-out runs counted by status, e.g. '1 failed, 2 not-converged'."""
         counts = Counter(r.status.name for r in self.left_out)
         return ", ".join(f"{n} {name}" for name, n in counts.items())
 
@@ -63,6 +64,8 @@ def _bootstrap(runs_a: list[RunResult], key_a: str, runs_b: list[RunResult] | No
 
 @dataclass
 class Verdict:
+    """A claim's verdict and the comparison behind it; `missing` says why the claim could not be measured."""
+
     id: str
     claim: Claim
     verdict: str
@@ -70,6 +73,7 @@ class Verdict:
     missing: str = ""
 
     def to_json(self) -> dict[str, Any]:
+        """The verdict's entry in metrics.json: claim, effect, intervals, seeds, runs left out, predicted sign."""
         c = self.comparison
         seeds = c.seeds if c is not None else Interval(None, None, None, 0, self.missing)
         examples = c.examples if c is not None else None
@@ -87,6 +91,7 @@ class Verdict:
 
 
 def judge(claim_id: str, claim: Claim, view: StudyView) -> Verdict:
+    """The verdict on one claim by `compare` and the verdict rule; inconclusive when the study lacks a side's group."""
     a = claim.a.group(view)
     b = claim.b.group(view) if claim.b is not None else None
     if a is None or (claim.b is not None and b is None):
@@ -101,10 +106,12 @@ def _key(side: Side | None) -> str:
 
 
 def verdicts(view: StudyView) -> list[Verdict]:
+    """The verdict on every claim of `CLAIMS`, in order."""
     return [judge(claim_id, claim, view) for claim_id, claim in CLAIMS.items()]
 
 
 def verdicts_section(view: StudyView, titles: dict[str, str], found: list[Verdict]) -> Section:
+    """The report's first section: each claim's effect, intervals, seeds, runs left out, verdict, section."""
     rows = []
     for v in found:
         c = v.comparison

@@ -34,9 +34,11 @@ class PriorSampler:
 
     @classmethod
     def fit(cls, model: nn.Module, data: Dataset | None = None, **_: object) -> PriorSampler:
+        """The sampler of `model`'s own prior: nothing is fitted and `data` is not used."""
         return cls(_check_vae(model, "prior").prior)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n draws z ~ p(z) [n, D]."""
         return self.prior.sample(n, generator=generator)
 
 
@@ -72,6 +74,7 @@ class ExPostSampler:
         return cls(gmm)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n draws z [n, D] from the fitted mixture."""
         return self.gmm.sample(n, generator=generator)  # [n, D]
 
     def log_prob(self, z: Tensor) -> Tensor:
@@ -129,6 +132,7 @@ class TwoStageSampler:
         return cls(vae, shift, scale)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n draws z [n, D]: u ~ N(0, I), z ~ p(z|u) of the second VAE, mapped back from standardised units."""
         u = self.vae.prior.sample(n, generator=generator)  # [n, D2]
         z = self.vae.likelihood.sample(self.vae.decoder_params(u), generator=generator)  # [n, D], standardised
         return z * self.scale + self.shift

@@ -37,6 +37,8 @@ from gausslab.study.execute import RunContext
 
 @dataclass
 class StudyResult:
+    """What `run_study` did: the study folder, task counts by outcome, and the wall time in seconds."""
+
     out: Path
     counts: dict[str, int]  # finished / skipped / failed
     wall_s: float

@@ -45,6 +45,7 @@ class RunContext:
     _data: dict[str, Dataset] = field(default_factory=dict)
 
     def data(self, config: DataConfig) -> Dataset:
+        """The data set of `config`, loaded once per study call (cached by the config's JSON)."""
         key = config.model_dump_json()
         if key not in self._data:
             self._data[key] = load_from_config(config)
@@ -87,6 +88,7 @@ def execute(task: Task, ctx: RunContext) -> Outcome:
 
 
 def train_task(task: Task, folder: Path, ctx: RunContext) -> None:
+    """Train the run (resuming its checkpoint), evaluate it, draw its pictures, then write metrics.json."""
     config = task.config
     data = ctx.data(config.data)
     resume = (folder / STATE_JSON).is_file()
@@ -140,9 +142,11 @@ class SamplerModel:
         self.vae, self.sampler, self.device = vae, sampler, vae.device
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n decoded draws [n, *shape] whose latents come from the sampler."""
         return self.vae.sample(n, generator=generator, sampler=self.sampler)
 
     def eval(self):
+        """Itself, so the picture code can call it as on a model (the loaded VAE is already in eval mode)."""
         return self
 
 

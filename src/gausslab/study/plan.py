@@ -68,6 +68,7 @@ class Recipe:
     fixed: tuple[str, ...] = ()  # model settings that --set leaves alone: what the recipe is about
 
     def at(self, seed: int, overrides: dict[str, dict[str, Any]]) -> Task:
+        """The task of this recipe at `seed`, with the --set overrides (model settings in `fixed` left alone)."""
         config = _run_config(self, seed, overrides) if self.kind == "train" else None
         data = config.data if config else validate(DataConfig, merge(self.data.model_dump(), overrides.get("data", {})))
         return Task(name=f"{self.group}-s{seed}", group=self.group, section=self.section, label=self.label,
@@ -197,6 +198,7 @@ def dimension_recipes(ctx: Context) -> list[Recipe]:
 
 
 def dims_for(preset: StudyPreset, full: int) -> list[int]:
+    """The sweep's dimensions: the preset's `dims` capped at the data's `full` dimension, sorted, without repeats."""
     return sorted({min(d, full) for d in preset.dims})
 
 

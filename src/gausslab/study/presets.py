@@ -21,6 +21,8 @@ PriorName = VAEConfig.model_fields["prior"].annotation  # the VAE's prior choice
 
 
 class StudyPreset(StrictModel):
+    """The budgets and settings of every run of one study; `--set study.<field>=value` overrides a field."""
+
     description: str = ""
     data: str = Field("mnist5k", min_length=1, description="the main data when --data is not given: a built-in "
                       "data set or a path")

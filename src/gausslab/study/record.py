@@ -74,10 +74,12 @@ class StudyInfo(StrictModel):
 
 
 def run_dir(root: Path, name: str) -> Path:
+    """OUT/runs/<name>/: the folder of the task `name`."""
     return Path(root) / "runs" / name
 
 
 def write_info(root: Path, info: StudyInfo) -> None:
+    """Write study.json (strict JSON, atomically)."""
     write_json(Path(root) / STUDY_JSON, info.model_dump(mode="json"))
 
 
@@ -109,6 +111,7 @@ def write_per_example(folder: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def read_study_info(root: Path) -> StudyInfo:
+    """study.json of the study folder `root`, or a CheckpointError when it is missing or corrupt."""
     path = Path(root) / STUDY_JSON
     try:
         return StudyInfo.model_validate_json(path.read_text())
@@ -151,9 +154,11 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
+        """Whether the run's numbers enter tables and verdicts (status ok)."""
         return self.status.ok
 
     def figure(self, kind: str) -> Path | None:
+        """FOLDER/figures/<kind>.png when the run drew that picture, else None."""
         path = self.folder / FIGURES / f"{kind}.png"
         return path if path.is_file() else None
 

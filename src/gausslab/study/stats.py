@@ -52,6 +52,7 @@ class Interval:
 
     @property
     def defined(self) -> bool:
+        """Whether both ends of the interval could be computed."""
         return self.low is not None and self.high is not None
 
     def side(self) -> int:

@@ -42,11 +42,14 @@ NETWORKS = ("vae", "gan")  # model kinds that can collapse
 
 @dataclass(frozen=True)
 class Status:
+    """A run's status: one of `STATUSES`, with the reason when it is not ok."""
+
     name: str  # one of STATUSES
     reason: str = ""
 
     @property
     def ok(self) -> bool:
+        """Whether the run's numbers can be used."""
         return self.name == "ok"
 
 

@@ -45,6 +45,7 @@ class RunInfo:
 
 
 def save_config(out: Path, config: RunConfig, model: GenerativeModel, data_kind: str) -> None:
+    """Write config.json of a run: the gausslab version, model class, data shape and kind, the resolved config."""
     atomic_write_json(out / CONFIG, {
         "gausslab_version": __version__,
         "model_class": type(model).__name__,
@@ -55,6 +56,7 @@ def save_config(out: Path, config: RunConfig, model: GenerativeModel, data_kind:
 
 
 def read_run_info(run: str | Path) -> RunInfo:
+    """What config.json of `run` says; a CheckpointError when the folder, file or config is missing or broken."""
     path = Path(run) / CONFIG
     if not Path(run).is_dir():
         raise CheckpointError(f"run folder {str(run)!r} does not exist")
@@ -157,6 +159,10 @@ def _read_tensors(run: Path, name: str, state: dict[str, Any]) -> dict[str, torc
 
 
 def load_weights(run: str | Path, model: GenerativeModel, state: dict[str, Any] | None = None) -> None:
+    """Load model.safetensors of `run` into `model`, checked against the checksum in state.json.
+
+    state: state.json when the caller has already read it.
+    """
     run = Path(run)
     tensors = _read_tensors(run, MODEL, state or read_state(run))
     try:

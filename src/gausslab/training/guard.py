@@ -20,6 +20,9 @@ _NONE = 2**62  # "no bad step yet": larger than any step count
 
 
 class NonFiniteGuard:
+    """The trainer's watch for NaN or infinite losses under `train.nan_policy`: "skip" drops such a batch, "stop"
+    ends the run at the next log line or checkpoint."""
+
     def __init__(self, policy: str, device: torch.device):
         self.policy, self.skipped = policy, 0  # batches skipped so far (the trainer restores it on resume)
         self._first_bad = torch.full((), _NONE, dtype=torch.long, device=device)

@@ -37,6 +37,8 @@ from gausslab.training.tensorboard_log import TensorBoardLog, require_tensorboar
 
 @dataclass
 class FitResult:
+    """What `fit` returns: the model, steps done, run folder, wall time (s), rows per second, last logged record."""
+
     model: GenerativeModel
     steps: int  # steps done: fewer than planned when the model converged first (EM below its tolerance)
     out: Path | None

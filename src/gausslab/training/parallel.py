@@ -21,6 +21,8 @@ from gausslab.core.errors import ConfigError
 
 @dataclass(frozen=True)
 class DistContext:
+    """This process's rank, world size, local rank and device under torchrun (a world of one without it)."""
+
     rank: int
     world: int
     local_rank: int
@@ -28,6 +30,7 @@ class DistContext:
 
     @property
     def is_main(self) -> bool:
+        """Whether this is rank 0, the one that writes the run folder and shows progress."""
         return self.rank == 0
 
 
@@ -109,5 +112,6 @@ def all_min(t: Tensor) -> Tensor:
 
 
 def barrier() -> None:
+    """Wait until every rank gets here (nothing without a process group)."""
     if dist.is_initialized():
         dist.barrier()
