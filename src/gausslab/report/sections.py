@@ -154,8 +154,8 @@ def dimension_section(view: StudyView) -> Section:
         f"gets the same parameter budget of {preset['dim_budget']:,} for p(x): each GMM as many components as it "
         f"pays for (full covariance K − 1 + K·D + K·D(D+1)/2 parameters, diagonal K − 1 + 2K·D; at most "
         f"{preset['dim_max_components']}, at least one — one full-covariance component at D = 784 costs 308,504, "
-        "beyond the budget: its size column says so), the VAE decoder and the GAN generator the widest two-layer MLP that fits. Sample metrics use the projected "
-        "vectors as features; VAE samples are decoder means (no observation noise), which lowers their recall on "
+        "beyond the budget: its size column says so), the VAE decoder and the GAN generator the widest two-layer "
+        "MLP that fits. Sample metrics use the projected vectors as features; VAE samples are decoder means (no observation noise), which lowers their recall on "
         "noisy data.")]
     blocks.append(metric_table(groups, ["n_parameters", "fit_seconds", "test_nll", *SAMPLE_KEYS], "",
                                lead=(("D", lambda g: str(g.tags["dim"])), ("model", lambda g: g.label),

@@ -51,9 +51,10 @@ def run_study(
     """Train and evaluate every model of the study on `data` (+ the 2-D toys and `shapes`); `report.build_report`
     reads the folder afterwards.
 
-    data: a built-in data set or a path (default: the preset's, `mnist5k` for standard). seeds: per model (default: the preset's). overrides: `study.<field>=v` change the preset;
-    `train.k=v`, `model.k=v`, `data.k=v` change every run. workers: runs side by side (default: one
-    per core); the numbers do not depend on it.
+    data: a built-in data set or a path (default: the preset's, `mnist5k` for standard). seeds: per
+    model (default: the preset's). overrides: `study.<field>=v` change the preset; `train.k=v`,
+    `model.k=v`, `data.k=v` change every run. workers: runs side by side (default: one per core);
+    the numbers do not depend on it.
     """
     start = time.perf_counter()
     workers = default_workers() if workers is None else workers
