@@ -1,12 +1,13 @@
 """The `gausslab` command: thin typer commands that parse, call the library and print.
 
-Bad input (any GausslabError) prints one line on stderr and exits with 2; Ctrl-C during
-training saves a checkpoint and exits with 130.
+Bad input (any GausslabError) prints one line on stderr and exits with 2; Ctrl-C (SIGINT) or
+SIGTERM during training stops at the next step boundary with a checkpoint and exits with 130 / 143.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sys
@@ -20,20 +21,28 @@ import typer
 from typer.core import TyperGroup
 
 from gausslab import checkpoint as ckpt
-from gausslab.config import load_yaml, resolve
+from gausslab import interrupt
+from gausslab.config import SEED_MAX, SEED_MIN, load_yaml, resolve
 from gausslab.data import load_from_config
 from gausslab.data.registry import describe
-from gausslab.errors import ConfigError, GausslabError, lookup
+from gausslab.errors import ConfigError, GausslabError, brief, lookup
+from gausslab.evaluate import METRICS
 from gausslab.evaluate import evaluate as evaluate_model
-from gausslab.fileio import atomic_write_bytes, atomic_write_json
+from gausslab.fileio import atomic_write_json, atomic_writer
 from gausslab.models import MODELS, build_model
 from gausslab.plots import samples_figure, save_png
+from gausslab.resources import check_disk
 from gausslab.samplers import SAMPLERS
 from gausslab.train import Interrupted, fit
 
+# How to continue after an interruption, by command.
+CONTINUE = {"train": "continue with --resume", "study": "rerun the same command to continue"}
+PNG_MAX = 100_000  # samples a picture can show; more go to a .npy
+NPY_CHUNK_BYTES = 64 << 20  # samples drawn and written per chunk of a large .npy
+
 
 class _Group(TyperGroup):
-    """Turns a GausslabError into one line on stderr and exit code 2 (130 for Ctrl-C in training)."""
+    """Turns a GausslabError into one line on stderr and exit code 2; SIGINT/SIGTERM into one line and 130/143."""
 
     def invoke(self, ctx):
         try:
@@ -43,9 +52,11 @@ class _Group(TyperGroup):
         except BrokenPipeError:  # `gausslab datasets | head -2`: stop quietly with SIGPIPE's status, as Unix tools do
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise click.exceptions.Exit(128 + signal.SIGPIPE) from None
-        except Interrupted as err:
-            click.echo(f"gausslab: {err}", err=True)
-            raise click.exceptions.Exit(130) from None
+        except (Interrupted, KeyboardInterrupt) as err:  # outside training, every file written so far is whole
+            hint = CONTINUE.get(ctx.invoked_subcommand)
+            text = str(err) if isinstance(err, Interrupted) else "interrupted"
+            click.echo(f"gausslab: {text}" + (f"; {hint}" if hint else ""), err=True)
+            raise click.exceptions.Exit(128 + getattr(err, "signum", signal.SIGINT)) from None
         except GausslabError as err:
             click.echo(f"gausslab: error: {err}", err=True)
             raise click.exceptions.Exit(2) from None
@@ -60,6 +71,8 @@ app = typer.Typer(cls=_Group, add_completion=False, no_args_is_help=True, pretty
 
 Sets = Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: section.key=value (repeatable).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+Force = Annotated[bool, typer.Option(help="Write into a non-empty folder that is not gausslab's (its files are kept: "
+                                          "a file the command would replace is still refused).")]
 
 
 def _progress(quiet: bool) -> bool | None:
@@ -81,21 +94,20 @@ def train(
     config: Annotated[Optional[Path], typer.Option(help="YAML run config.")] = None,
     set_: Sets = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its checkpoint.")] = False,
+    force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Train a model and write a run folder (config, weights, log, samples)."""
-    if model not in MODELS:
-        from gausslab.errors import unknown_choice
-
-        raise unknown_choice("model", model, MODELS)
+    lookup(MODELS, "model", model)
     raw = load_yaml(config) if config else {}
-    sections = {"model": {"kind": model}, "data": {"name": data} if data else {}}
+    sections = {"model": {"kind": model}, "data": {"name": data} if data is not None else {}}
     if (raw.get("model") or {}).get("kind", model) != model:
-        raise ConfigError(f"--config says model.kind={raw['model']['kind']!r} but the command trains {model!r}")
+        raise ConfigError(f"--config says model.kind={brief(raw['model']['kind'])} but the command trains {model!r}")
     run_config = resolve(raw, set_ or [], **sections)
     ds = load_from_config(run_config.data)
     net = build_model(run_config.model, ds, seed=run_config.train.seed)
-    result = fit(net, ds, run_config.train, out, resume=resume, progress=_progress(quiet), config=run_config)
+    result = fit(net, ds, run_config.train, out, resume=resume, progress=_progress(quiet), config=run_config,
+                 force=force)
     typer.echo(f"trained {model} on {ds.name} for {result.steps} steps ({result.wall_s:.1f} s); run folder: {out}")
 
 
@@ -114,31 +126,52 @@ def sample(
         raise ConfigError(f"--n must be a positive number of samples, got {n}")
     if k <= 0:
         raise ConfigError(f"--k must be a positive number of mixture components, got {k}")
+    if not SEED_MIN <= seed < SEED_MAX:
+        raise ConfigError(f"--seed {seed} must lie between {SEED_MIN} and {SEED_MAX - 1}")
     suffix = out.suffix.lower()
     if suffix not in (".png", ".npy"):
         raise ConfigError(f"--out {str(out)!r} must end in .png or .npy")
+    if suffix == ".png" and n > PNG_MAX:
+        raise ConfigError(f"--n {n} is more than a picture shows (at most {PNG_MAX:,} samples in a .png); "
+                          "write a .npy for more")
     fit_sampler = lookup(SAMPLERS, "sampler", sampler).fit
     model, info = ckpt.load(run), ckpt.read_info(run)
+    if suffix == ".npy":
+        check_disk(out.parent, n * math.prod(info.shape) * 4, f"--n {n} samples of shape {list(info.shape)}")
     # `prior` is every model's own sample(); other samplers fit to the run's training data first.
-    if sampler == "prior":
-        latents = {}
-    else:
-        latents = {"sampler": fit_sampler(model, load_from_config(info.config.data), k=k, seed=seed)}
+    latents = {} if sampler == "prior" else {"sampler": _fit_sampler(fit_sampler, model, info, k, seed)}
+    generator = torch.Generator().manual_seed(seed)
     with torch.inference_mode():
-        x = model.sample(n, generator=torch.Generator().manual_seed(seed), **latents)
-    _write_samples(x, out, info)
+        if suffix == ".npy":
+            _write_npy(model, n, info.shape, generator, latents, out)
+        else:
+            x = model.sample(n, generator=generator, **latents)
+            save_png(samples_figure(x, None, f"{info.config.model.kind} samples"), out)
     typer.echo(f"wrote {n} samples to {out}")
 
 
-def _write_samples(x: torch.Tensor, out: Path, info) -> None:
-    if out.suffix.lower() == ".npy":
-        import io
+def _fit_sampler(fit_sampler, model, info: ckpt.RunInfo, k: int, seed: int):
+    """A latent sampler fitted to the run's training data, with --k no larger than that data."""
+    data = load_from_config(info.config.data)
+    if k > len(data.train):
+        raise ConfigError(f"--k {k} exceeds the {len(data.train)} training examples the sampler is fitted to; "
+                          f"use at most {len(data.train)}")
+    return fit_sampler(model, data, k=k, seed=seed)
 
-        buf = io.BytesIO()
-        np.save(buf, x.numpy(), allow_pickle=False)
-        atomic_write_bytes(out, buf.getvalue())
-    else:
-        save_png(samples_figure(x, None, f"{info.config.model.kind} samples"), out)
+
+def _write_npy(model, n: int, shape: tuple[int, ...], generator, latents, out: Path) -> None:
+    """n samples [n, *shape] float32 as a .npy, drawn and written in chunks so memory stays bounded.
+
+    One chunk (and the same draws as a single `sample(n)`) up to NPY_CHUNK_BYTES of samples.
+    """
+    chunk = max(1, NPY_CHUNK_BYTES // (4 * math.prod(shape)))
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+              "shape": (n, *shape)}
+    with atomic_writer(out) as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        for start in range(0, n, chunk):
+            x = model.sample(min(chunk, n - start), generator=generator, **latents)
+            f.write(np.ascontiguousarray(x.float().numpy()).tobytes())
 
 
 @app.command()
@@ -148,21 +181,39 @@ def evaluate(
     out: Annotated[Optional[Path], typer.Option(help="Where to write metrics (default RUN/metrics.json).")] = None,
     k: Annotated[int, typer.Option(help="Importance samples for the IWAE NLL.")] = 1000,
     metrics: Annotated[Optional[str], typer.Option(help="Comma-separated subset of metrics.")] = None,
+    force: Annotated[bool, typer.Option(help="Let --out replace a file that is not a gausslab metrics file.")] = False,
 ) -> None:
     """Compute every metric that applies to the model and data; write metrics.json."""
     if k <= 0:
         raise ConfigError(f"--k must be a positive number of importance samples, got {k}")
+    chosen = [m.strip() for m in metrics.split(",") if m.strip()] if metrics is not None else None
+    if chosen == []:
+        raise ConfigError(f"--metrics {brief(metrics)} names no metric; choose from: {', '.join(METRICS)}")
+    target = out or run / "metrics.json"
+    if out is not None and not force:
+        _check_replaceable(out)
     info = ckpt.read_info(run)
     config = info.config if data is None else resolve(info.config.model_dump(), [f"data.name={data}"])
     ds = load_from_config(config.data)
     if ds.shape != info.shape:
         raise ConfigError(f"data {ds.name!r} has shape {list(ds.shape)} but the model was trained on {list(info.shape)}")
     model = ckpt.load(run)
-    chosen = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
     result = evaluate_model(model, ds, metrics=chosen, k=k, cache_dir=run).to_dict()
-    target = out or run / "metrics.json"
     atomic_write_json(target, result)
     typer.echo(json.dumps(result, indent=2))
+
+
+def _check_replaceable(path: Path) -> None:
+    """Refuse to replace an existing file unless it is a metrics file gausslab wrote."""
+    if not path.exists():
+        return
+    try:
+        ours = "gausslab_version" in json.loads(path.read_text())
+    except (OSError, ValueError, TypeError):
+        ours = False
+    if not ours:
+        raise ConfigError(f"--out {str(path)!r} exists and is not a gausslab metrics file; pass --force to "
+                          "replace it")
 
 
 @app.command()
@@ -173,12 +224,13 @@ def study(
     seeds: Annotated[int, typer.Option(help="Seeds per model; numbers are mean ± std over them.")] = 1,
     set_: Annotated[Optional[list[str]], typer.Option(
         "--set", help="study.<field>=v (preset budgets) or train.k=v / model.k=v / data.k=v (every run).")] = None,
+    force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Train and evaluate every model of the study, then write report.html, report.md and metrics.json."""
     from gausslab.study.run import run_study
 
-    result = run_study(out, data=data, preset=preset, seeds=seeds, overrides=set_ or [], quiet=quiet)
+    result = run_study(out, data=data, preset=preset, seeds=seeds, overrides=set_ or [], quiet=quiet, force=force)
     c = result.counts
     typer.echo(f"study done in {result.wall_s:.1f} s; runs: {c['finished']} finished, {c['skipped']} skipped "
                f"(done before), {c['failed']} failed")
@@ -197,7 +249,8 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     command = typer.main.get_command(app)
     try:
-        code = command.main(args=argv, prog_name="gausslab", standalone_mode=False)
+        with interrupt.raising():  # SIGTERM unwinds like Ctrl-C: temporary files are removed on the way out
+            code = command.main(args=argv, prog_name="gausslab", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)  # click returns Exit codes when not standalone
     except click.exceptions.Exit as err:
         sys.exit(err.exit_code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Iterable
 
 
@@ -26,12 +27,24 @@ class TrainingError(GausslabError):
     """Training stopped: a non-finite loss or an interruption (the last good checkpoint is kept)."""
 
 
+# Messages show users' values through this: a YAML alias bomb expands to billions of items when
+# repr'd whole, and a message must never cost more than the line it prints.
+_BRIEF = reprlib.Repr()
+_BRIEF.maxlevel, _BRIEF.maxstring, _BRIEF.maxother, _BRIEF.maxlong = 2, 80, 80, 60
+_BRIEF.maxlist = _BRIEF.maxtuple = _BRIEF.maxdict = _BRIEF.maxset = 4
+
+
+def brief(value: object) -> str:
+    """repr(value), cut short at any size or depth (for error messages)."""
+    return _BRIEF.repr(value)
+
+
 def unknown_choice(what: str, value: object, choices: Iterable[str]) -> ConfigError:
     """ConfigError for `value` not in `choices`, with a 'did you mean' hint."""
     choices = sorted(choices)
     close = difflib.get_close_matches(str(value), choices, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return ConfigError(f"unknown {what} {value!r}{hint}; choose one of: {', '.join(choices)}")
+    return ConfigError(f"unknown {what} {brief(value)}{hint}; choose one of: {', '.join(choices)}")
 
 
 def lookup(registry: dict, what: str, name: str):

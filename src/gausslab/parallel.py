@@ -16,6 +16,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from gausslab.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -33,6 +35,9 @@ def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     """`auto` -> the local CUDA device when one exists, else CPU."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device=cuda but torch finds no CUDA device on this machine; use train.device=auto "
+                          "or cpu")
     return torch.device(f"cuda:{local_rank}") if name == "cuda" else torch.device("cpu")
 
 
@@ -92,3 +97,10 @@ def all_min(t: Tensor) -> Tensor:
 def barrier() -> None:
     if dist.is_initialized():
         dist.barrier()
+
+
+def any_rank(flag: bool, device: torch.device) -> bool:
+    """Whether `flag` holds on any rank (a collective every rank must reach); `flag` itself in a world of one."""
+    if not dist.is_initialized():
+        return flag
+    return not bool(all_min(torch.tensor(0 if flag else 1, device=device)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import sys
 import time
 from contextlib import nullcontext
@@ -21,18 +22,23 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from gausslab import checkpoint as ckpt
-from gausslab import parallel
+from gausslab import interrupt, parallel, runfolder, runlock
 from gausslab.config import DataConfig, RunConfig, TrainConfig
 from gausslab.data import Dataset
 from gausslab.errors import CheckpointError, ConfigError, TrainingError
-from gausslab.fileio import atomic_write_text
+from gausslab.fileio import append_text, atomic_write_text
 from gausslab.guard import NonFiniteGuard
 from gausslab.models import GenerativeModel
 from gausslab.plots import samples_figure, save_png
 
 
 class Interrupted(TrainingError):
-    """Ctrl-C during training; a checkpoint was written first."""
+    """SIGINT or SIGTERM during training: the run stopped at a step boundary (with a checkpoint when it has a
+    folder), or a second signal aborted it at once (the last checkpoint is kept)."""
+
+    def __init__(self, message: str, signum: int = signal.SIGINT):
+        super().__init__(message)
+        self.signum = signum
 
 
 @dataclass
@@ -84,16 +90,19 @@ def fit(
     resume: bool = False,
     progress: bool | None = None,
     config: RunConfig | None = None,
+    force: bool = False,
 ) -> FitResult:
     """Train `model` on `data.train`; with `out`, write a run folder (config, weights, state, log, samples).
 
     resume: continue from the checkpoint in `out` (bit-identical to an uninterrupted run).
     config: the full run config to record (defaults to this data/model/train).
+    force: write into a non-empty folder that is not a run (never replacing a file in it).
+    SIGINT/SIGTERM stop the run at the next step boundary with a checkpoint (`Interrupted`).
     """
     train = train or TrainConfig()
     config = config or RunConfig(data=DataConfig(name=data.name), model=model.config, train=train)
     with torch.random.fork_rng(devices=[]):
-        return _Loop(model, data, train, config, Path(out) if out else None, progress).run(resume)
+        return _Loop(model, data, train, config, Path(out) if out else None, progress).run(resume, force)
 
 
 class _Loop:
@@ -103,6 +112,7 @@ class _Loop:
         self.writer = self.out is not None and self.dist.is_main
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.x = model.prepare(data.train.to(self.dist.device))
+        model.check_data(self.x.shape[0])
         batch = self.x.shape[0] if model.full_batch else min(train.batch_size, self.x.shape[0])
         self.schedule = _Schedule(self.x.shape[0], batch, train.seed)
         self.total = total_steps(train, self.schedule.steps_per_epoch)
@@ -116,26 +126,40 @@ class _Loop:
         self.scaler = torch.amp.GradScaler("cuda", enabled=train.amp == "fp16")
         self.sums: dict[str, Tensor] = {}
         self.guard = NonFiniteGuard(train.nan_policy, self.dist.device)
-        self._last_logged = 0
+        self._last_logged = self._saved = self._at = 0
+        self._new = self._committed = False  # a new run's files / a checkpoint this run can be resumed from
 
-    def run(self, resume: bool) -> FitResult:
-        start = self._last_logged = self._start(resume)
+    def run(self, resume: bool, force: bool) -> FitResult:
+        """Train in the locked run folder; a new run that fails before its first checkpoint leaves nothing."""
+        with runlock.locked(self.out) if self.writer else nullcontext():
+            try:
+                with interrupt.deferred() as stop:
+                    return self._train(self._start(resume, force), stop)
+            except BaseException as err:
+                if self.writer and self._new and not self._committed:
+                    runfolder.discard(self.out)
+                if isinstance(err, KeyboardInterrupt):  # a second signal: nothing is saved mid-step
+                    signum = getattr(err, "signum", signal.SIGINT)
+                    raise Interrupted(f"aborted by {signal.Signals(signum).name} during step {self._at}{self._kept}",
+                                      signum) from None
+                raise
+
+    def _train(self, start: int, stop: interrupt.StopRequest) -> FitResult:
+        self._last_logged = self._saved = start
         t0, rows_seen = time.perf_counter(), 0
         bar = tqdm(total=self.total, initial=start, disable=not self.progress, file=sys.stderr, desc="train",
                    dynamic_ncols=True, leave=False)
-        step, last = start, {}
+        last = {}
         self.model.train()  # once: validation puts it back, and the per-step call costs ~60 us
         try:
             for step in range(start, self.total):
+                self._at = step
                 self._step(step)
                 rows_seen += self.schedule.batch
                 bar.update(1)
                 last = self._after_step(step, rows_seen / max(time.perf_counter() - t0, 1e-9)) or last
-        except KeyboardInterrupt:
-            self.guard.check(self._kept, joint=False)  # the other ranks may be anywhere: no collective
-            self._checkpoint(step, finished=False)
-            where = f"; checkpoint saved in {self.out} — continue with --resume" if self.writer else ""
-            raise Interrupted(f"interrupted at step {step}{where}") from None
+                if self._stop_requested(stop):
+                    self._stop(step + 1, stop)
         except Exception as err:
             if not isinstance(err, TrainingError):  # weights gone non-finite can fail later code: name the cause
                 self.guard.check(self._kept, joint=False)
@@ -145,30 +169,55 @@ class _Loop:
         wall = time.perf_counter() - t0
         if self.writer:
             self._finish()
+        if self._stop_requested(stop):
+            raise Interrupted(f"interrupted by {stop.name or 'a signal'} after the last step; the run is complete",
+                              stop.signum or signal.SIGINT)
         parallel.barrier()
         return FitResult(self.model, self.total, self.out, wall, rows_seen / max(wall, 1e-9), last)
 
-    def _start(self, resume: bool) -> int:
+    def _stop_requested(self, stop: interrupt.StopRequest) -> bool:
+        """Whether a stop signal reached any rank (one tiny collective per step under torchrun, so all stop together)."""
+        return parallel.any_rank(stop.signum is not None, self.dist.device)
+
+    def _stop(self, done: int, stop: interrupt.StopRequest) -> None:
+        """End the run at the boundary after `done` steps, where a checkpoint is exact."""
+        self.guard.check(self._kept)
+        if self._saved != done:
+            self._checkpoint(done, finished=done == self.total)
+        where = f"; checkpoint saved in {str(self.out)!r}" if self.writer else ""
+        raise Interrupted(f"interrupted by {stop.name or 'a signal'} at step {done}{where}",
+                          stop.signum or signal.SIGINT)
+
+    def _start(self, resume: bool, force: bool) -> int:
         """Step to start from: 0 for a new run (seeded, config written), the checkpoint's on resume."""
         if resume and self.out is not None and (self.out / ckpt.STATE_JSON).exists():
-            self._check_same_run()
-            state = ckpt.load_training_state(self.out, self.model, self.optimizers)
-            if state.get("world_size", 1) != self.dist.world:
-                raise CheckpointError(f"{str(self.out)!r} was trained with {state.get('world_size', 1)} processes; "
-                                      f"resume it with the same number (got {self.dist.world})")
-            self.guard.skipped = state.get("skipped", 0)
-            if self.writer:
-                _truncate_log(self.out / ckpt.LOG, state["step"])
-            return state["step"]
-        if self.out is not None and (self.out / ckpt.CONFIG).exists() and not resume:
-            raise CheckpointError(f"{str(self.out)!r} already holds a run; pass --resume to continue it or choose another --out")
+            return self._resume()
+        if self.out is not None:
+            runfolder.check_new(self.out, force)
         torch.manual_seed(self.train.seed + self.dist.rank)
         parallel.broadcast_parameters(self.model)
         if self.writer:
-            self.out.mkdir(parents=True, exist_ok=True)
+            self._new = True
             ckpt.save_config(self.out, self.config, self.model, self.data.kind)
-            (self.out / ckpt.LOG).write_text("")
+            atomic_write_text(self.out / ckpt.LOG, "")
         return 0
+
+    def _resume(self) -> int:
+        """Restore the checkpoint in `out` (validated before the log is touched); its step."""
+        self._check_same_run()
+        state = ckpt.load_training_state(self.out, self.model, self.optimizers)
+        where = repr(str(self.out))
+        if state["world_size"] != self.dist.world:
+            raise CheckpointError(f"{where} was trained with {state['world_size']} processes; resume it with the "
+                                  f"same number (got {self.dist.world})")
+        if state["step"] > self.total:
+            raise CheckpointError(f"the checkpoint in {where} is at step {state['step']} but this run ends at step "
+                                  f"{self.total}; raise train.steps or train.epochs to continue it")
+        self.guard.resume(state["step"], state["skipped"])
+        if self.writer:
+            runfolder.repair_log(self.out / ckpt.LOG, state["step"])
+        self._committed = True
+        return state["step"]
 
     def _check_same_run(self) -> None:
         saved = ckpt.read_info(self.out).config
@@ -211,7 +260,11 @@ class _Loop:
 
     @property
     def _kept(self) -> str:
-        return f"; the last good checkpoint in {self.out} is kept" if self.writer else ""
+        if not self.writer:
+            return ""
+        if self._committed:
+            return f"; the last good checkpoint in {str(self.out)!r} is kept"
+        return f"; no checkpoint had been written, so the run left nothing in {str(self.out)!r}"
 
     def _accumulate(self, parts: dict[str, Tensor]) -> None:
         for k, v in parts.items():
@@ -226,6 +279,7 @@ class _Loop:
         save = done % self.train.checkpoint_every == 0 or done == self.total
         if log or save:
             self.guard.check(self._kept)
+            self.guard.check_window(done, self._kept)
         if log:
             record = self._log_record(done, rate, epoch_end)
         if save:
@@ -243,8 +297,7 @@ class _Loop:
             record |= self._validate()
         self.sums, self._last_logged = {}, done
         if self.writer:
-            with open(self.out / ckpt.LOG, "a") as f:
-                f.write(json.dumps(record) + "\n")
+            append_text(self.out / ckpt.LOG, json.dumps(record) + "\n")
         return record
 
     @torch.inference_mode()
@@ -267,6 +320,8 @@ class _Loop:
         if self.writer:
             ckpt.save_checkpoint(self.out, self.model, self.optimizers, done, finished=finished, total_steps=self.total,
                                  skipped=self.guard.skipped, world_size=self.dist.world, ranks_in_sync=synced)
+            self._committed = True
+        self._saved = done
 
     def _finish(self) -> None:
         self.model.eval()
@@ -274,7 +329,7 @@ class _Loop:
             samples = self.model.sample(64 if self.data.kind == "image" else 2500,
                                         generator=torch.Generator(self.dist.device).manual_seed(0))
         save_png(samples_figure(samples.cpu(), self.data, f"{type(self.model).__name__} samples"),
-                 self.out / "samples.png")
+                 self.out / runfolder.SAMPLES)
 
 
 def _autocast(train: TrainConfig, device: torch.device):
@@ -286,10 +341,3 @@ def _autocast(train: TrainConfig, device: torch.device):
         raise ConfigError(f"train.amp=fp16 needs a CUDA device (this run is on {device.type}); use train.amp=bf16")
     return torch.autocast(device.type, dtype=torch.bfloat16 if train.amp == "bf16" else torch.float16)
 
-
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop log lines written after the checkpoint we resume from (they will be written again)."""
-    if not path.exists():
-        return
-    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
-    atomic_write_text(path, "".join(line + "\n" for line in keep))
