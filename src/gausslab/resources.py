@@ -2,8 +2,9 @@
 
 An absurd size (`model.latent_dim=10**12`, `data.n=10**12`, `sample --n 10**13`, an array header
 declaring a petabyte) must end in one line saying what it would need, not in an allocator
-traceback or a machine brought to its knees. The bounds are the machine's physical memory and
-the free space of the target folder, so only requests that cannot succeed are refused.
+traceback or a machine brought to its knees (the kernel's OOM killer). The bounds are the memory
+available now and the free space of the target folder, so only requests that cannot succeed are
+refused.
 """
 
 from __future__ import annotations
@@ -16,8 +17,14 @@ from gausslab.errors import ConfigError, GausslabError
 
 
 def memory_bytes() -> int:
-    """Physical memory of this machine (bytes)."""
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    """Memory available to a new allocation (Linux: MemAvailable, which counts reclaimable caches), else the
+    physical memory of this machine (bytes)."""
+    try:
+        with open("/proc/meminfo") as f:
+            fields = dict(line.split(":", 1) for line in f)
+        return int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def human(n: float) -> str:
@@ -30,10 +37,10 @@ def human(n: float) -> str:
 
 
 def check_memory(nbytes: int, what: str, error: type[GausslabError] = ConfigError) -> None:
-    """Raise `error` ('{what} needs X of memory; this machine has Y') when nbytes exceeds physical memory."""
-    total = memory_bytes()
-    if nbytes > total:
-        raise error(f"{what} needs {human(nbytes)} of memory; this machine has {human(total)}")
+    """Raise `error` ('{what} needs X of memory; this machine has Y available') when nbytes exceeds it."""
+    available = memory_bytes()
+    if nbytes > available:
+        raise error(f"{what} needs {human(nbytes)} of memory; this machine has {human(available)} available")
 
 
 def check_disk(folder: str | Path, nbytes: int, what: str) -> None:

@@ -112,8 +112,8 @@ class _Loop:
         self.writer = self.out is not None and self.dist.is_main
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.x = model.prepare(data.train.to(self.dist.device))
-        model.check_data(self.x.shape[0])
         batch = self.x.shape[0] if model.full_batch else min(train.batch_size, self.x.shape[0])
+        model.check_data(self.x.shape[0], batch)
         self.schedule = _Schedule(self.x.shape[0], batch, train.seed)
         self.total = total_steps(train, self.schedule.steps_per_epoch)
         # Held-out terms once per epoch; a full-batch (EM) step is a whole epoch, so it uses log_every.

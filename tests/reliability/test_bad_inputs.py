@@ -279,6 +279,11 @@ CASES: dict[str, tuple] = {
     "malformed set": ([*T, "--set", "trainepochs"], "'trainepochs'", "section.key=value"),
     "gan zero pack": ([*GAN, "--set", "model.pack=0"], "model.pack=0", "greater than 0"),
     "gan ema one": ([*GAN, "--set", "model.ema=1"], "model.ema=1", "less than 1"),
+    "gan pack beyond batch": ([*GAN, "--set", "model.pack=300"], "model.pack=300", "batches of 128 rows"),
+    "gan pack overflow": ([*GAN, "--set", f"model.pack={2**62}"], f"pack={2**62}", "overflows 64-bit"),
+    "gan critic steps absurd": ([*GAN, "--set", "model.n_critic=100000"], "model.n_critic=100000", "less than or equal"),
+    "flow layers absurd": ([*T, "--set", "model.prior=flow", "--set", "model.flow_layers=100000"],
+                           "model.flow_layers=100000", "less than or equal"),
     "gmm zero components": ([*GMM, "--set", "model.components=0"], "model.components=0", "greater than 0"),
     "gmm negative reg": ([*GMM, "--set", "model.reg_covar=-1"], "model.reg_covar=-1", "greater than 0"),
     # values out of range inside lists

@@ -48,8 +48,10 @@ def _check_size(cls: type[GenerativeModel], config: StrictModel, shape: tuple[in
     try:
         with torch.device("meta"):
             probe = cls(unnormed, shape)
-    except RuntimeError as err:  # a size past what a tensor can hold
-        raise ConfigError(f"{what} cannot be built: {str(err).splitlines()[0]}") from None
+    except (RuntimeError, TypeError, ValueError, OverflowError) as err:
+        if "overflow" not in str(err).lower():
+            raise
+        raise ConfigError(f"{what} cannot be built: a size overflows 64-bit integers") from None
     n = sum(t.numel() for t in itertools.chain(probe.parameters(), probe.buffers()))
     nbytes = sum(t.numel() * t.element_size() for t in itertools.chain(probe.parameters(), probe.buffers()))
     check_memory(nbytes, f"{what} ({n:.3g} weights)")

@@ -17,7 +17,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from gausslab import nets
 from gausslab.config import GANConfig, TrainConfig
-from gausslab.errors import lookup
+from gausslab.errors import ConfigError, lookup
 from gausslab.models.base import GenerativeModel, Loss, adam
 from gausslab.models.gan_losses import GAN_LOSSES, gradient_penalty
 
@@ -73,6 +73,11 @@ class GAN(GenerativeModel):
             "generator": adam(self.generator.parameters(), lr=c.lr_g, betas=c.betas),
             "discriminator": adam(self.discriminator.parameters(), lr=c.lr_d, betas=c.betas),
         }
+
+    def check_data(self, n: int, batch: int) -> None:
+        if self.config.pack > batch:  # a batch smaller than `pack` yields no loss: nothing would train
+            raise ConfigError(f"model.pack={self.config.pack} exceeds the batches of {batch} rows (train.batch_size, "
+                              f"at most the {n} training rows); PacGAN packs that many samples into one input")
 
     def compile_networks(self) -> None:
         """G always; D only without a gradient penalty, whose double backward compiled graphs do not support."""

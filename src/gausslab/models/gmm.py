@@ -50,7 +50,7 @@ class GMM(GenerativeModel):
         per_cov = d * (d + 1) // 2 if self.config.covariance == "full" else d
         return (k - 1) + k * d + k * per_cov
 
-    def check_data(self, n: int) -> None:
+    def check_data(self, n: int, batch: int) -> None:
         if self.config.components > n:
             raise DataError(f"model.components={self.config.components} exceeds the {n} training examples; "
                             f"use at most {n}")
@@ -155,7 +155,7 @@ class GMM(GenerativeModel):
         """
         x = stats[:, : self.means.shape[1]]  # [N, D]
         n, k = x.shape[0], self.config.components
-        self.check_data(n)
+        self.check_data(n, n)
         trials = 2 + int(math.log(k))
         centres = x[torch.randint(n, (1,), device=x.device)]  # [1, D]
         d2 = (x - centres).square().sum(1)  # [N] squared distance to the nearest centre
