@@ -215,7 +215,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         if len(data) > MAX_CONFIG_BYTES:
             raise ConfigError(f"config file {name} is larger than {MAX_CONFIG_BYTES >> 10} KiB; a run config is a "
                               "short YAML mapping with data/model/train sections")
-        raw = yaml.load(data.decode(), Loader=UniqueKeySafeLoader)
+        text = data.decode()
+        raw = yaml.load(text, Loader=UniqueKeySafeLoader)
     except FileNotFoundError:
         raise ConfigError(f"config file {name} does not exist") from None
     except (OSError, UnicodeDecodeError) as err:
