@@ -176,7 +176,7 @@ class _Loop:
         return FitResult(self.model, self.total, self.out, wall, rows_seen / max(wall, 1e-9), last)
 
     def _stop_requested(self, stop: interrupt.StopRequest) -> bool:
-        """Whether a stop signal reached any rank (one tiny collective per step under torchrun, so all stop together)."""
+        """Whether a stop signal reached any rank (under torchrun one tiny collective per step: all stop together)."""
         return parallel.any_rank(stop.signum is not None, self.dist.device)
 
     def _stop(self, done: int, stop: interrupt.StopRequest) -> None:

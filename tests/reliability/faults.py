@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -65,6 +66,8 @@ def _do(action: str) -> None:
         while not (folder / "released").exists():  # the test releases us once it has checked what it needs
             time.sleep(0.02)
         return
+    # Python runs signal handlers in the main thread only (pytest-xdist >= 3.6 runs tests there too).
+    assert threading.current_thread() is threading.main_thread(), "signals need the main thread"
     name, _, times = action.partition("x")
     for _ in range(int(times or 1)):
         os.kill(os.getpid(), getattr(signal, name))
