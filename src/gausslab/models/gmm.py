@@ -82,6 +82,11 @@ class GMM(GenerativeModel):
         per_cov = d * (d + 1) // 2 if self.config.covariance == "full" else d
         return (k - 1) + k * d + k * per_cov
 
+    def check_data(self, n: int, batch: int) -> None:
+        if self.config.components > n:
+            raise DataError(f"model.components={self.config.components} exceeds the {n} training examples; "
+                            f"use at most {n}")
+
     def optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
         return {}  # EM updates in closed form
 
@@ -188,8 +193,7 @@ class GMM(GenerativeModel):
         """
         x = stats[:, : self.means.shape[1]]  # [N, D]
         n, k = x.shape[0], self.config.components
-        if k > n:
-            raise DataError(f"model.components={k} exceeds the {n} training examples; use at most {n}")
+        self.check_data(n, n)
         seeds = kmeans_plusplus(x, k)  # [K]
         if self.config.init_params == "k-means++":
             resp = torch.zeros(n, k, dtype=x.dtype, device=x.device)

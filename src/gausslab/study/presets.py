@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from gausslab.core.config import StrictModel, validate
+from gausslab.core.config import Size, StrictModel, validate
 from gausslab.core.errors import lookup
 
 
@@ -25,15 +25,15 @@ class StudyPreset(StrictModel):
     batch_size: int = Field(128, gt=0)
     lr: float = Field(1e-3, gt=0)
     latent_dim: int = Field(16, gt=0)  # VAE latent size on the main data
-    hidden: tuple[int, ...] = (256, 256)  # MLP widths of VAEs and GANs on the main data
-    toy_hidden: tuple[int, ...] = (128, 128, 128)  # MLP widths on the 2-D toys
-    channels: tuple[int, ...] = (16, 32, 64)  # conv widths (images of side >= 16, e.g. `shapes`)
+    hidden: tuple[Size, ...] = (256, 256)  # MLP widths of VAEs and GANs on the main data
+    toy_hidden: tuple[Size, ...] = (128, 128, 128)  # MLP widths on the 2-D toys
+    channels: tuple[Size, ...] = (16, 32, 64)  # conv widths (images of side >= 16, e.g. `shapes`)
     gan_latent_dim: int = Field(16, gt=0)  # GAN base size on the main data (2 on toys)
     gan_lr: float = Field(2e-4, gt=0)  # Adam lr of both GAN networks (Radford et al. 2016)
     toy_gan_lr: float = Field(1e-3, gt=0)  # ... on the 2-D toys (short budgets need larger steps)
     prior_components: int = Field(10, gt=0)  # mog components / VampPrior pseudo-inputs
     expost_components: int = Field(10, gt=0)  # components of the ex-post mixture (Ghosh et al. 2020)
-    iwae_ks: tuple[int, ...] = Field((5, 50), description="importance samples of the N(0, I) VAEs trained on the "
+    iwae_ks: tuple[Size, ...] = Field((5, 50), description="importance samples of the N(0, I) VAEs trained on the "
                                      "IWAE bound (Burda et al. 2016), one run per k")
     two_stage_steps: int = Field(1000, gt=0, description="Adam steps of the second VAE of the two-stage sampler "
                                  "(Dai & Wipf 2019), which has the main VAE's widths")
@@ -42,10 +42,10 @@ class StudyPreset(StrictModel):
     shapes_latent_dim: int = Field(8, gt=0)
     shapes_arch: Literal["auto", "mlp", "conv"] = "mlp"  # MLPs as Higgins et al. 2017 on dSprites; fast on CPU
     eval_k: int = Field(500, gt=0)  # importance samples of the IWAE NLL
-    gmm_ks: tuple[int, ...] = (1, 2, 4, 8, 16, 25, 32)  # mixture sizes of the k-sweep
+    gmm_ks: tuple[Size, ...] = (1, 2, 4, 8, 16, 25, 32)  # mixture sizes of the k-sweep
     gmm_steps: int = Field(100, gt=0)  # EM iterations
     gmm_reg_covar: float = Field(1e-3, gt=0)  # covariance floor on image data (pixels with no variance)
-    dims: tuple[int, ...] = (2, 8, 32, 64)  # data dimensions of the dimension sweep (capped at the data's)
+    dims: tuple[Size, ...] = (2, 8, 32, 64)  # data dimensions of the dimension sweep (capped at the data's)
     dim_budget: int = Field(20_000, gt=0)  # matched parameter budget of the dimension sweep
     dim_noise: float = Field(0.05, gt=0)  # Gaussian noise std added to the projected data
     dim_max_components: int = Field(64, gt=0)

@@ -111,3 +111,10 @@ def all_min(t: Tensor) -> Tensor:
 def barrier() -> None:
     if dist.is_initialized():
         dist.barrier()
+
+
+def any_rank(flag: bool, device: torch.device) -> bool:
+    """Whether `flag` holds on any rank (a collective every rank must reach); `flag` itself in a world of one."""
+    if not dist.is_initialized():
+        return flag
+    return not bool(all_min(torch.tensor(0 if flag else 1, device=device)))
