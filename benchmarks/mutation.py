@@ -53,7 +53,7 @@ class Target:
 
 TARGETS: dict[str, Target] = {
     "train": Target("training/loop.py", ("_Schedule.rows", "total_steps", "_Loop._start", "_Loop._step", "_Loop._update",
-                                 "_Loop._accumulate", "_Loop._after_step", "_Loop._log_record", "_truncate_log"),
+                                 "_Loop._accumulate", "_Loop._after_step", "_Loop._log_record", "_Loop._resume"),
                     ("tests/training/test_loop.py", "tests/training/test_checkpoint.py")),
     "checkpoint": Target("training/checkpoint.py", ("_split_optimizer", "_join_optimizer", "save_checkpoint", "read_state",
                                            "_read_tensors", "load_weights", "load_training_state"),

@@ -5,9 +5,11 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 import gausslab as gl
+from gausslab import cli
 from gausslab.cli import app
 from gausslab.models import VAE
 from tests.resume import log_lines
@@ -69,6 +71,18 @@ def test_yaml_config_and_resume(tmp_path, monkeypatch):
     straight = tmp_path / "straight"
     assert invoke("train", "vae", "--config", cfg, "--set", "train.steps=6", "--out", straight).exit_code == 0
     assert_same_state(gl.load(out), gl.load(straight))
+
+
+def test_a_large_npy_is_drawn_and_written_in_chunks(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    assert invoke("train", "gmm", "--data", "ring8", "--set", "data.n=200", "--set", "model.components=3",
+                  "--set", "train.steps=3", "--out", run).exit_code == 0
+    monkeypatch.setattr(cli, "NPY_CHUNK_BYTES", 10 * 2 * 4)  # 10 samples of 2 float32 per chunk
+    result = invoke("sample", run, "--n", 25, "--seed", 3, "--out", tmp_path / "s.npy")
+    assert result.exit_code == 0, result.output
+    model, g = gl.load(run), torch.Generator().manual_seed(3)
+    expected = torch.cat([model.sample(k, generator=g) for k in (10, 10, 5)])  # the same generator, chunk by chunk
+    assert np.array_equal(np.load(tmp_path / "s.npy"), expected.numpy())
 
 
 @pytest.mark.parametrize(

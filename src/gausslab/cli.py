@@ -1,13 +1,15 @@
 """The `gausslab` command: thin typer commands that parse, call the library and print.
 
-Bad input (any GausslabError) prints one line on stderr and exits with 2; Ctrl-C during
-training saves a checkpoint and exits with 130. The library (torch, matplotlib, scikit-learn)
-is imported inside the commands, so `gausslab --help`, `--version` and completion stay fast.
+Bad input (any GausslabError) prints one line on stderr and exits with 2; Ctrl-C (SIGINT) or
+SIGTERM during training stops at the next step boundary with a checkpoint and exits with 130 / 143.
+The library (torch, matplotlib, scikit-learn) is imported inside the commands, so `gausslab --help`,
+`--version` and completion stay fast.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sys
@@ -17,12 +19,18 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from gausslab.core.errors import ConfigError, GausslabError, Interrupted
+from gausslab.core.errors import ConfigError, GausslabError, Interrupted, brief
+from gausslab.training import interrupt
 from gausslab.version import __version__
+
+# How to continue after an interruption, by command.
+CONTINUE = {"train": "continue with --resume", "study": "rerun the same command to continue"}
+PNG_MAX = 100_000  # samples a picture can show; more go to a .npy
+NPY_CHUNK_BYTES = 64 << 20  # samples drawn and written per chunk of a large .npy
 
 
 class _Group(TyperGroup):
-    """Turns a GausslabError into one line on stderr and exit code 2 (130 for Ctrl-C in training)."""
+    """Turns a GausslabError into one line on stderr and exit code 2; SIGINT/SIGTERM into one line and 130/143."""
 
     def invoke(self, ctx):
         try:
@@ -32,9 +40,11 @@ class _Group(TyperGroup):
         except BrokenPipeError:  # `gausslab datasets | head -2`: stop quietly with SIGPIPE's status, as Unix tools do
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise typer.Exit(128 + signal.SIGPIPE) from None
-        except Interrupted as err:
-            typer.echo(f"gausslab: {err}", err=True)
-            raise typer.Exit(130) from None
+        except (Interrupted, KeyboardInterrupt) as err:  # outside training, every file written so far is whole
+            hint = CONTINUE.get(ctx.invoked_subcommand)
+            text = str(err) if isinstance(err, Interrupted) else "interrupted"
+            typer.echo(f"gausslab: {text}" + (f"; {hint}" if hint else ""), err=True)
+            raise typer.Exit(128 + getattr(err, "signum", signal.SIGINT)) from None
         except GausslabError as err:
             typer.echo(f"gausslab: error: {err}", err=True)
             raise typer.Exit(2) from None
@@ -86,6 +96,8 @@ def _root(
 Sets = Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: section.key=value (repeatable).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or progress lines.")]
 Model = Annotated[str, typer.Argument(help="Model kind (listed below).", autocompletion=_model_kinds)]
+Force = Annotated[bool, typer.Option(help="Write into a non-empty folder that is not gausslab's (its files are kept: "
+                                          "a file the command would replace is still refused).")]
 
 
 def _progress(quiet: bool) -> bool | None:
@@ -109,6 +121,7 @@ def train(
     config: Annotated[Optional[Path], typer.Option(help="YAML run config (gausslab config MODEL prints one).")] = None,
     set_: Sets = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its checkpoint.")] = False,
+    force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Train a model and write a run folder (config, weights, log, samples)."""
@@ -119,7 +132,8 @@ def train(
     run_config = _run_config(model, data, config, set_ or [])
     ds = load_from_config(run_config.data)
     net = build_model(run_config.model, ds, seed=run_config.train.seed)
-    result = fit(net, ds, run_config.train, out, resume=resume, progress=_progress(quiet), config=run_config)
+    result = fit(net, ds, run_config.train, out, resume=resume, progress=_progress(quiet), config=run_config,
+                 force=force)
     typer.echo(f"trained {model} on {ds.name} for {result.steps} steps ({result.wall_s:.1f} s); run folder: {out}")
 
 
@@ -141,15 +155,16 @@ def print_config(
 def _run_config(model: str, data: str | None, config: Path | None, sets: list[str]):
     """The resolved RunConfig of `train MODEL` / `config MODEL`: YAML file, then --data, then --set."""
     from gausslab.core.config import load_yaml
-    from gausslab.models import MODEL_CONFIGS
-    from gausslab.training.run_config import resolve
     from gausslab.core.errors import lookup
+    from gausslab.models import MODEL_CONFIGS
+    from gausslab.training.run_config import check_sections, resolve
 
     lookup(MODEL_CONFIGS, "model", model)
     raw = load_yaml(config) if config else {}
+    check_sections(raw)  # before reading model.kind from it
     if (raw.get("model") or {}).get("kind", model) != model:
-        raise ConfigError(f"--config says model.kind={raw['model']['kind']!r} but the command trains {model!r}")
-    return resolve(raw, sets, model={"kind": model}, data={"name": data} if data else {})
+        raise ConfigError(f"--config says model.kind={brief(raw['model']['kind'])} but the command trains {model!r}")
+    return resolve(raw, sets, model={"kind": model}, data={"name": data} if data is not None else {})
 
 
 @app.command()
@@ -167,46 +182,70 @@ def sample(
     """Draw samples from a trained model."""
     import torch
 
-    from gausslab.training import checkpoint as ckpt
-    from gausslab.data import load_from_config
+    from gausslab.core.config import SEED_MAX, SEED_MIN
     from gausslab.core.errors import lookup
-    from gausslab.samplers import SAMPLERS, saved
+    from gausslab.core.resources import check_disk
+    from gausslab.plots.grids import samples_figure, save_png
+    from gausslab.samplers import SAMPLERS
+    from gausslab.training import checkpoint as ckpt
 
     if n <= 0:
         raise ConfigError(f"--n must be a positive number of samples, got {n}")
     if k <= 0:
         raise ConfigError(f"--k must be a positive number of mixture components, got {k}")
+    if not SEED_MIN <= seed < SEED_MAX:
+        raise ConfigError(f"--seed {seed} must lie between {SEED_MIN} and {SEED_MAX - 1}")
     suffix = out.suffix.lower()
     if suffix not in (".png", ".npy"):
         raise ConfigError(f"--out {str(out)!r} must end in .png or .npy")
+    if suffix == ".png" and n > PNG_MAX:
+        raise ConfigError(f"--n {n} is more than a picture shows (at most {PNG_MAX:,} samples in a .png); "
+                          "write a .npy for more")
     lookup(SAMPLERS, "sampler", sampler)  # an unknown name fails before anything is loaded
     model, info = ckpt.load(run), ckpt.read_run_info(run)
+    if suffix == ".npy":
+        check_disk(out.parent, n * math.prod(info.shape) * 4, f"--n {n} samples of shape {list(info.shape)}")
     # `prior` is every model's own sample(); other samplers fit to the run's training data once, then load.
-    if sampler == "prior":
-        latents = {}
-    else:
-        latents = {"sampler": saved.for_run(run, sampler, model, load_from_config(info.config.data), k=k)}
+    latents = {} if sampler == "prior" else {"sampler": _saved_sampler(run, sampler, model, info, k)}
+    generator = torch.Generator().manual_seed(seed)
     with torch.inference_mode():
-        x = model.sample(n, generator=torch.Generator().manual_seed(seed), **latents)
-    _write_samples(x, out, info)
+        if suffix == ".npy":
+            _write_npy(model, n, info.shape, generator, latents, out)
+        else:
+            x = model.sample(n, generator=generator, **latents)
+            save_png(samples_figure(x, None, f"{info.config.model.kind} samples"), out)
     typer.echo(f"wrote {n} samples to {out}")
 
 
-def _write_samples(x, out: Path, info) -> None:
-    if out.suffix.lower() == ".npy":
-        import io
+def _saved_sampler(run: Path, name: str, model, info, k: int):
+    """The run's latent sampler `name`, fitted to its training data once, with --k no larger than that data."""
+    from gausslab.data import load_from_config
+    from gausslab.samplers import SAMPLERS, saved
 
-        import numpy as np
+    data = load_from_config(info.config.data)
+    if "k" in SAMPLERS[name].options and k > len(data.train):
+        raise ConfigError(f"--k {k} exceeds the {len(data.train)} training examples the sampler is fitted to; "
+                          f"use at most {len(data.train)}")
+    return saved.for_run(run, name, model, data, k=k)
 
-        from gausslab.core.fileio import atomic_write_bytes
 
-        buf = io.BytesIO()
-        np.save(buf, x.numpy(), allow_pickle=False)
-        atomic_write_bytes(out, buf.getvalue())
-    else:
-        from gausslab.plots.grids import samples_figure, save_png
+def _write_npy(model, n: int, shape: tuple[int, ...], generator, latents, out: Path) -> None:
+    """n samples [n, *shape] float32 as a .npy, drawn and written in chunks so memory stays bounded.
 
-        save_png(samples_figure(x, None, f"{info.config.model.kind} samples"), out)
+    One chunk (and the same draws as a single `sample(n)`) up to NPY_CHUNK_BYTES of samples.
+    """
+    import numpy as np
+
+    from gausslab.core.fileio import atomic_writer
+
+    chunk = max(1, NPY_CHUNK_BYTES // (4 * math.prod(shape)))
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+              "shape": (n, *shape)}
+    with atomic_writer(out) as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        for start in range(0, n, chunk):
+            x = model.sample(min(chunk, n - start), generator=generator, **latents)
+            f.write(np.ascontiguousarray(x.float().numpy()).tobytes())
 
 
 @app.command()
@@ -223,28 +262,47 @@ def evaluate(
     features_weights: Annotated[Optional[Path], typer.Option(
         help="Weights of the feature network, never downloaded: Inception-v3's (.pth or .safetensors) for "
              "--features inception, or a safetensors file of the domain network.")] = None,
+    force: Annotated[bool, typer.Option(help="Let --out replace a file that is not a gausslab metrics file.")] = False,
 ) -> None:
     """Compute every metric that applies to the model and data; write metrics.json."""
+    from gausslab.core.fileio import atomic_write_json
+    from gausslab.data import load_from_config
+    from gausslab.evaluation.evaluate import METRICS
+    from gausslab.evaluation.evaluate import evaluate as evaluate_model
     from gausslab.training import checkpoint as ckpt
     from gausslab.training.run_config import resolve
-    from gausslab.data import load_from_config
-    from gausslab.evaluation.evaluate import evaluate as evaluate_model
-    from gausslab.core.fileio import atomic_write_json
 
     if k <= 0:
         raise ConfigError(f"--k must be a positive number of importance samples, got {k}")
+    chosen = [m.strip() for m in metrics.split(",") if m.strip()] if metrics is not None else None
+    if chosen == []:
+        raise ConfigError(f"--metrics {brief(metrics)} names no metric; choose from: {', '.join(METRICS)}")
+    target = out or run / "metrics.json"
+    if out is not None and not force:
+        _check_replaceable(out)
     info = ckpt.read_run_info(run)
     config = info.config if data is None else resolve(info.config.model_dump(), [f"data.name={data}"])
     ds = load_from_config(config.data)
     if ds.shape != info.shape:
         raise ConfigError(f"data {ds.name!r} has shape {list(ds.shape)} but the model was trained on {list(info.shape)}")
     model = ckpt.load(run)
-    chosen = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
     result = evaluate_model(model, ds, metrics=chosen, k=k, cache_dir=run, features=features,
                             feature_weights=features_weights, n_generated=n_generated).to_dict()
-    target = out or run / "metrics.json"
     atomic_write_json(target, result)
     typer.echo(json.dumps(result, indent=2))
+
+
+def _check_replaceable(path: Path) -> None:
+    """Refuse to replace an existing file unless it is a metrics file gausslab wrote."""
+    if not path.exists():
+        return
+    try:
+        ours = "gausslab_version" in json.loads(path.read_text())
+    except (OSError, ValueError, TypeError):
+        ours = False
+    if not ours:
+        raise ConfigError(f"--out {str(path)!r} exists and is not a gausslab metrics file; pass --force to "
+                          "replace it")
 
 
 @app.command()
@@ -262,6 +320,7 @@ def study(
     = None,
     set_: Annotated[Optional[list[str]], typer.Option(
         "--set", help="study.<field>=v (preset budgets) or train.k=v / model.k=v / data.k=v (every run).")] = None,
+    force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Train and evaluate every model of the study, then write report.html, report.md and metrics.json."""
@@ -269,7 +328,7 @@ def study(
     from gausslab.study.driver import run_study
 
     result = run_study(out, data=data, preset=preset, seeds=seeds, overrides=set_ or [], quiet=quiet,
-                       workers=workers)
+                       workers=workers, force=force)
     c = result.counts
     typer.echo(f"study done in {result.wall_s:.1f} s; runs: {c['finished']} finished, {c['skipped']} skipped "
                f"(done before), {c['failed']} failed")
@@ -294,7 +353,8 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     command = typer.main.get_command(app)
     try:
-        code = command.main(args=argv, prog_name="gausslab", standalone_mode=False)
+        with interrupt.raising():  # SIGTERM unwinds like Ctrl-C: temporary files are removed on the way out
+            code = command.main(args=argv, prog_name="gausslab", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)  # click returns Exit codes when not standalone
     except typer.Exit as err:
         sys.exit(err.exit_code)

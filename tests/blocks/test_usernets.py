@@ -53,6 +53,16 @@ def test_gan_with_own_networks_passes_the_shared_suite(tmp_path):
     assert type(gl.build_model("gan", data, **nets).discriminator) is custom_nets.Critic
 
 
+def test_a_network_that_reads_its_values_builds():
+    """The model-size check counts shapes on torch's meta device, where a forward pass reads no values: a user's
+    network is left out of it (it is built for real anyway), so its output check never runs there."""
+    encoder = gl.network(f"{HERE}:Rescaled", shape=(1, 8, 8), latent_dim=3, width=12)
+    model = gl.build_model("vae", tiny_images(), latent_dim=3, encoder=encoder)
+    assert model.encoder is encoder
+    spec = {"target": f"{HERE}:Rescaled", "kwargs": {"shape": [1, 8, 8], "latent_dim": 3}}
+    assert type(gl.build_model("vae", tiny_images(), latent_dim=3, encoder=spec).encoder) is custom_nets.Rescaled
+
+
 def test_an_unrecordable_module_is_refused():
     with pytest.raises(ConfigError, match=r"encoder=torch.nn.modules.linear.Linear cannot be recorded.*network"):
         gl.build_model("vae", tiny_images(), latent_dim=3, encoder=nn.Linear(64, 6))

@@ -124,7 +124,32 @@ def test_integer_images_have_256_levels_float_images_and_vectors_none(tmp_path):
 def test_npz_with_object_array(tmp_path):
     path = tmp_path / "obj.npz"
     np.savez(path, x=np.array([{"a": 1}, None], dtype=object))
-    expect_error(DataError, [str(path), "allow_pickle"], read_path, path)
+    expect_error(DataError, [str(path), "Python objects", "never unpickled"], read_path, path)
+
+
+def test_compressed_and_fortran_order_arrays_read_as_numpy_does(tmp_path):
+    x = np.arange(24, dtype=np.float64).reshape(6, 4)
+    np.savez_compressed(tmp_path / "c.npz", x=x, y=np.arange(6))
+    np.save(tmp_path / "f.npy", np.asfortranarray(x))
+    np.save(tmp_path / "b.npy", x.astype(">f4"))
+    for name in ("c.npz", "f.npy", "b.npy"):
+        assert torch.equal(read_path(tmp_path / name).x, torch.from_numpy(x.astype(np.float32))), name
+    assert read_path(tmp_path / "c.npz").labels.tolist() == list(range(6))
+
+
+def test_an_array_header_is_checked_against_the_file_before_anything_is_allocated(tmp_path):
+    path = tmp_path / "huge.npy"
+    with open(path, "wb") as f:  # 160 TB declared, 64 bytes held
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f8", "fortran_order": False, "shape": (10**13, 2)})
+        f.write(b"\0" * 64)
+    expect_error(DataError, [str(path), "(10000000000000, 2)", "holds 64 bytes", "truncated or corrupt"],
+                 read_path, path)
+
+
+def test_values_that_overflow_float32_are_named_as_such(tmp_path):
+    path = tmp_path / "big.npy"
+    np.save(path, np.array([[1.0, 2.0], [3.0, 1e300]] * 5))
+    expect_error(DataError, [str(path), "1e+300", "overflow float32"], read_path, path)
 
 
 @pytest.mark.parametrize(
@@ -171,6 +196,17 @@ def test_png_folder(tmp_path):
     raw = read_path(tmp_path)
     assert raw.x.shape == (3, 1, 3, 4) and raw.labels is None
     assert raw.x[:, 0, 0, 0].tolist() == pytest.approx([0.2, 0.0, 0.4])  # sorted: a, b, c
+
+
+def test_16_bit_greyscale_pngs_keep_their_levels_and_one_channel(tmp_path):
+    levels = (np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000 + 7)  # needs 16 bits: up to 55,007
+    Image.fromarray(levels).save(tmp_path / "a.png")
+    Image.fromarray(65535 - levels).save(tmp_path / "b.png")
+    raw = read_path(tmp_path)
+    assert raw.x.shape == (2, 1, 3, 4)
+    expected = np.stack([levels, 65535 - levels]).astype(np.float64) / 65535
+    assert np.allclose(raw.x[:, 0].numpy(), expected, rtol=0, atol=1e-7)
+    assert len(torch.unique(raw.x)) == 24  # 8 bits would leave at most 256 levels, clipped to 0 and 1 here
 
 
 def test_rgb_and_jpeg_folder_with_class_subfolders(tmp_path):

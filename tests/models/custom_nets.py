@@ -35,6 +35,14 @@ class Decoder(nn.Module):
         return self.net(z).view(-1, *self.shape)
 
 
+class Rescaled(Encoder):
+    """An Encoder that divides its input by the largest magnitude it reads from it (a data-dependent value,
+    which tensors without data, such as torch's meta tensors, cannot give)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x / max(float(x.abs().max()), 1.0))
+
+
 class Critic(nn.Module):
     """Packed vectors [B', width_in] -> [B', 1]."""
 

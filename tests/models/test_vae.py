@@ -5,7 +5,6 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from gausslab.models.vae import VAEConfig
 from gausslab.models import VAE, build_model
 from gausslab.models import vae as vae_module
 from tests import linear_gaussian as lg

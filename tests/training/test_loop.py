@@ -1,17 +1,20 @@
 import json
+import os
+import signal
 
 import pytest
 import torch
 
 import gausslab as gl
-from gausslab.core.errors import CheckpointError, TrainingError
+from gausslab.core.errors import CheckpointError, ConfigError, Interrupted, TrainingError
+from gausslab.models import Loss, build_model
 from gausslab.training import checkpoint as ckpt
 from gausslab.training import loop as trainer
+from gausslab.training import runfolder
 from gausslab.training.checkpoint import read_state
 from gausslab.training.config import TrainConfig
-from gausslab.models import Loss, build_model
-from tests.resume import assert_resumes_exactly
-from tests.state import assert_same_state, state_differences
+from tests.resume import assert_resumes_exactly, count_steps, log_lines
+from tests.state import assert_same_state, scrambled, state_differences
 
 
 def make(data, seed=0):
@@ -91,7 +94,7 @@ def test_resume_runs_only_the_remaining_steps_and_ends_like_an_uninterrupted_run
     assert_resumes_exactly(lambda: make(vectors), vectors, THREE_EPOCHS, tmp_path / "r")
 
 
-def _restart(loop, resume):
+def _restart(loop, resume, force):
     """Resume planted as a restart: re-seed, clear the log, train from step 0."""
     torch.manual_seed(loop.train.seed + loop.dist.rank)
     (loop.out / ckpt.LOG).write_text("")
@@ -106,7 +109,7 @@ PLANTED_RESUME_BUGS = {
     "optimizer not restored": (ckpt, "load_training_state",
                                lambda run, model, opts: (ckpt.load_weights(run, model), ckpt.read_state(run))[1],
                                "resumed run vs uninterrupted run: .* differs"),
-    "log rewritten": (trainer, "_truncate_log", lambda path, step: path.write_text(""), "rewritten"),
+    "log rewritten": (runfolder, "repair_log", lambda path, step: path.write_text(""), "rewritten"),
 }
 
 
@@ -148,9 +151,9 @@ def test_non_finite_loss_between_checkpoints_names_its_step_and_writes_no_bad_we
     # "stop" notes the bad step on the device and checks at the next log or checkpoint (step 10 here).
     out = tmp_path / "r"
     cfg = TrainConfig(epochs=100, steps=10, batch_size=16, checkpoint_every=100, log_every=100)
-    with pytest.raises(TrainingError, match="at step 2;"):
+    with pytest.raises(TrainingError, match="at step 2; no checkpoint had been written"):
         gl.fit(poison_after(make(vectors), 2), vectors, cfg, out=out)
-    assert not (out / "state.json").exists() and (out / "log.jsonl").read_text() == ""
+    assert not out.exists(), "a run that failed before its first checkpoint leaves nothing"
 
 
 def test_skip_policy_skips_bad_batches(vectors, tmp_path):
@@ -159,26 +162,99 @@ def test_skip_policy_skips_bad_batches(vectors, tmp_path):
     assert result.last["skipped_batches"] == 3
 
 
-def test_keyboard_interrupt_saves_a_checkpoint(vectors, tmp_path):
-    model = make(vectors)
+def test_skip_policy_stops_when_every_batch_between_two_log_lines_was_skipped(vectors, tmp_path):
+    cfg = TrainConfig(epochs=100, steps=10, batch_size=16, nan_policy="skip", log_every=3, checkpoint_every=3)
+    with pytest.raises(TrainingError, match="every batch of steps 6-8 had a non-finite loss"):
+        gl.fit(poison_after(make(vectors), 5), vectors, cfg, out=tmp_path / "r")
+    assert read_state(tmp_path / "r")["step"] == 6  # steps 6-8 were all skipped: that checkpoint is not written
+
+
+def interrupt_at(model, at_step, action):
+    """Run `action` inside step `at_step`, after its loss is computed and before its update."""
     original = model.training_losses
 
     def losses(x, step):
-        if step == 4:
-            raise KeyboardInterrupt
-        yield from original(x, step)
+        for loss in original(x, step):
+            if step == at_step:
+                action()
+            yield loss
 
     model.training_losses = losses
+    return model
+
+
+def ctrl_c():
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def raise_keyboard_interrupt():
+    raise KeyboardInterrupt
+
+
+LONG = TrainConfig(epochs=100, steps=10, batch_size=16, checkpoint_every=3)
+
+
+def test_ctrl_c_mid_step_stops_after_that_step_with_an_exact_checkpoint(vectors, tmp_path):
     out = tmp_path / "r"
-    with pytest.raises(TrainingError, match="--resume"):
-        gl.fit(model, vectors, TrainConfig(epochs=100, steps=10, batch_size=16, checkpoint_every=100), out=out)
-    assert read_state(out)["step"] == 4
-    resumed = make(vectors)
-    gl.fit(resumed, vectors, TrainConfig(epochs=100, steps=10, batch_size=16, checkpoint_every=100), out=out,
-           resume=True)
+    with pytest.raises(Interrupted, match="interrupted by SIGINT at step 5; checkpoint saved") as err:
+        gl.fit(interrupt_at(make(vectors), 4, ctrl_c), vectors, LONG, out=out)
+    assert err.value.signum == signal.SIGINT
+    assert read_state(out)["step"] == 5
+    straight5 = make(vectors)
+    gl.fit(straight5, vectors, LONG.model_copy(update={"steps": 5}))
+    assert_same_state(gl.load(out), straight5)
+    assert_resumes_exactly(lambda: make(vectors), vectors, LONG, out)
+
+
+def test_a_keyboard_interrupt_raised_mid_step_saves_nothing_and_keeps_the_last_checkpoint(vectors, tmp_path):
+    # No signal handler to defer it (e.g. training in a thread): the step is half done, so nothing is saved.
+    out = tmp_path / "r"
+    with pytest.raises(Interrupted, match="aborted by SIGINT during step 4; the last good checkpoint"):
+        gl.fit(interrupt_at(make(vectors), 4, raise_keyboard_interrupt), vectors, LONG, out=out)
+    assert read_state(out)["step"] == 3
+    assert_resumes_exactly(lambda: make(vectors), vectors, LONG, out)
+
+
+def test_resume_drops_a_torn_last_log_line_and_keeps_the_others(vectors, tmp_path):
+    out = tmp_path / "r"
+    gl.fit(make(vectors), vectors, LONG.model_copy(update={"steps": 6, "log_every": 2}), out=out)
+    log = out / "log.jsonl"
+    whole = log.read_text()
+    log.write_text(whole + whole.splitlines()[0][:9])  # a kill or a full disk in the middle of an append
+    resumed = scrambled(make(vectors))
+    steps = count_steps(resumed)
+    gl.fit(resumed, vectors, LONG, out=out, resume=True)
+    assert steps == list(range(6, 10)), "the resumed run must run only the steps after the checkpoint"
+    assert log.read_text().startswith(whole)
+    logged = [json.loads(line)["step"] for line in log_lines(out)]
+    assert logged == sorted(set(logged)) and logged[-1] == 10
     straight = make(vectors)
-    gl.fit(straight, vectors, TrainConfig(epochs=100, steps=10, batch_size=16))
+    gl.fit(straight, vectors, LONG)
     assert_same_state(resumed, straight)
+
+
+def test_a_folder_that_is_not_a_run_needs_force_and_keeps_its_files(vectors, tiny_train, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes")
+    with pytest.raises(ConfigError, match="--force"):
+        gl.fit(make(vectors), vectors, tiny_train, out=out)
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    gl.fit(make(vectors), vectors, tiny_train, out=out, force=True)
+    assert (out / "notes.txt").read_text() == "my notes" and read_state(out)["finished"]
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "log.jsonl").write_text("their log")
+    with pytest.raises(ConfigError, match="never replaces a file"):
+        gl.fit(make(vectors), vectors, tiny_train, out=tmp_path / "theirs", force=True)
+    assert (tmp_path / "theirs" / "log.jsonl").read_text() == "their log"
+
+
+def test_a_run_killed_before_its_first_checkpoint_is_started_over_by_a_plain_retry(vectors, tiny_train, tmp_path):
+    out = tmp_path / "r"
+    gl.fit(make(vectors), vectors, tiny_train, out=out)
+    (out / "state.json").unlink()  # as after a SIGKILL before the first checkpoint: config.json and a log
+    result = gl.fit(make(vectors), vectors, tiny_train, out=out)
+    assert read_state(out)["step"] == result.steps
 
 
 @pytest.mark.parametrize("kind", ["vae", "gan"])

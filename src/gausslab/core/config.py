@@ -10,12 +10,20 @@ from __future__ import annotations
 import difflib
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gausslab.core.errors import ConfigError
+from gausslab.core.errors import ConfigError, brief
+
+# Element types of list-valued settings and the range of seeds: every value a config accepts can be used.
+Size = Annotated[int, Field(gt=0)]  # a layer width, channel count, component count or dimension
+Beta = Annotated[float, Field(ge=0, lt=1)]  # an Adam moment decay
+# torch takes seeds in [-2**63, 2**64); the trainer mixes seed * 1_000_003 + epoch, so seeds are 32-bit.
+SEED_MIN, SEED_MAX = -(2**31), 2**32
+Seed = Annotated[int, Field(ge=SEED_MIN, lt=SEED_MAX, description="A 32-bit seed, signed or unsigned.")]
+MAX_CONFIG_BYTES = 1 << 20  # a YAML run config is a few hundred bytes; anything past 1 MiB is not one
 
 
 class StrictModel(BaseModel):
@@ -43,26 +51,29 @@ def _one_line(err: ValidationError, cls: type[StrictModel], raw: dict[str, Any])
     loc = ".".join(str(p) for p in parts)
     value = first.get("input")
     kind = first["type"]
+    if kind == "missing":  # the missing key is not in the input: name it after the part that is
+        where = [*_user_location(first["loc"][:-1], raw), first["loc"][-1]]
+        return f"{'.'.join(str(p) for p in where)} is missing"
     if kind == "extra_forbidden":
         allowed = _allowed_keys(cls, [p for p in parts[:-1] if isinstance(p, str)], raw)
         close = difflib.get_close_matches(str(parts[-1]), allowed, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return f"unknown setting {loc!r}{hint}; allowed: {', '.join(allowed)}"
+        return f"unknown setting {brief(loc)}{hint}; allowed: {', '.join(allowed)}"
     if kind == "literal_error":
         expected = first["ctx"]["expected"]
         options = [o.strip().strip("'") for o in expected.replace(" or ", ", ").split(",")]
         close = difflib.get_close_matches(str(value), options, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return f"{loc}={value!r} is not allowed{hint}; choose one of: {', '.join(options)}"
+        return f"{loc}={brief(value)} is not allowed{hint}; choose one of: {', '.join(options)}"
     if kind == "value_error":
         error = first["ctx"]["error"]
         if isinstance(error, ConfigError):
             return str(error)  # a cross-field check that already names its values
-        return f"{loc}={value!r} is not allowed; {error}"
+        return f"{loc}={brief(value)} is not allowed; {error}"
     if kind == "union_tag_invalid":
         tags = first["ctx"]["expected_tags"].replace("'", "")
-        return f"{loc}.kind={first['ctx']['tag']!r} is not allowed; choose one of: {tags}"
-    return f"{loc}={value!r}: {first['msg']}"
+        return f"{loc}.kind={brief(first['ctx']['tag'])} is not allowed; choose one of: {tags}"
+    return f"{loc}={brief(value)}: {first['msg']}"
 
 
 def _user_location(loc: tuple, raw: Any) -> list:
@@ -102,29 +113,68 @@ def _config_class(annotation: Any, raw: Any) -> type[StrictModel] | None:
 def scalar(text: str) -> Any:
     """A `--set` value read as a YAML scalar: `5` is an int, `1e-3` a float, `[64, 64]` a list."""
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
+        value = yaml.load(text, Loader=UniqueKeySafeLoader)
+    except (yaml.YAMLError, RecursionError):
         return text
     return text if value is None and text.strip() not in ("null", "~", "") else value
 
 
+class DuplicateKey(yaml.YAMLError):
+    """A mapping that gives one key twice (PyYAML would silently keep the last value)."""
+
+    def __init__(self, key: object, line: int):
+        super().__init__(f"key {brief(key)} twice")
+        self.key, self.line = key, line
+
+
+class UniqueKeySafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a mapping that repeats a key (merge keys `<<` still override)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                repeated = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if repeated:
+                raise DuplicateKey(key, key_node.start_mark.line + 1)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """A YAML mapping from disk (safe loader only), or a ConfigError naming the file."""
+    """A YAML mapping from disk (safe loader, at most MAX_CONFIG_BYTES), or a ConfigError naming the file."""
     path = Path(path)
+    name = repr(str(path))
     try:
-        raw = yaml.safe_load(path.read_text())
+        with path.open("rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)  # bounded: `--config /dev/zero` never ends
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"config file {name} is larger than {MAX_CONFIG_BYTES >> 10} KiB; a run config is a "
+                              "short YAML mapping with data/model/train sections")
+        text = data.decode()
+        raw = yaml.load(text, Loader=UniqueKeySafeLoader)
     except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+        raise ConfigError(f"config file {name} does not exist") from None
     except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"cannot read config file {str(path)!r}: {err.__class__.__name__}") from None
+        raise ConfigError(f"cannot read config file {name}: {err.__class__.__name__}") from None
+    except DuplicateKey as err:
+        raise ConfigError(f"config file {name} gives the key {brief(err.key)} twice (the second at line "
+                          f"{err.line}); keep one") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"config file {str(path)!r} is not valid YAML{where}") from None
+        raise ConfigError(f"config file {name} is not valid YAML{where}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {name} is nested too deeply to be a run config") from None
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"config file {str(path)!r} must hold a mapping with data/model/train sections")
+        raise ConfigError(f"config file {name} must hold a mapping with data/model/train sections")
     return raw
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import reprlib
+import signal
 from collections.abc import Iterable
 
 
@@ -27,7 +29,24 @@ class TrainingError(GausslabError):
 
 
 class Interrupted(TrainingError):
-    """Ctrl-C during training; a checkpoint was written first."""
+    """SIGINT or SIGTERM during training: the run stopped at a step boundary (with a checkpoint when it has a
+    folder), or a second signal aborted it at once (the last checkpoint is kept)."""
+
+    def __init__(self, message: str, signum: int = signal.SIGINT):
+        super().__init__(message)
+        self.signum = signum
+
+
+# Messages show users' values through this: a YAML alias bomb expands to billions of items when
+# repr'd whole, and a message must never cost more than the line it prints.
+_BRIEF = reprlib.Repr()
+_BRIEF.maxlevel, _BRIEF.maxstring, _BRIEF.maxother, _BRIEF.maxlong = 2, 80, 80, 60
+_BRIEF.maxlist = _BRIEF.maxtuple = _BRIEF.maxdict = _BRIEF.maxset = 4
+
+
+def brief(value: object) -> str:
+    """repr(value), cut short at any size or depth (for error messages)."""
+    return _BRIEF.repr(value)
 
 
 def unknown_choice(what: str, value: object, choices: Iterable[str]) -> ConfigError:
@@ -35,7 +54,7 @@ def unknown_choice(what: str, value: object, choices: Iterable[str]) -> ConfigEr
     choices = sorted(choices)
     close = difflib.get_close_matches(str(value), choices, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return ConfigError(f"unknown {what} {value!r}{hint}; choose one of: {', '.join(choices)}")
+    return ConfigError(f"unknown {what} {brief(value)}{hint}; choose one of: {', '.join(choices)}")
 
 
 def lookup(registry: dict, what: str, name: str):

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from gausslab.core.config import StrictModel
+from gausslab.core.config import Seed, StrictModel
 
 
 class DataConfig(StrictModel):
     """Arguments of `load_dataset`: a built-in name or a path, and the seeded split."""
 
-    name: str = Field("digits", description="a built-in name (`gausslab datasets`) or a path to a file or folder")
+    name: str = Field("digits", min_length=1,
+                      description="a built-in name (`gausslab datasets`) or a path to a file or folder")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="share of all examples held out for testing")
     valid_fraction: float = Field(0.1, ge=0, lt=1, description="share of all examples held out from training "
                                   "for validation, where every choice is made (0: none)")
-    seed: int = Field(0, description="seeds the sampling of generated data and the split")
+    seed: Seed = Field(0, description="seeds the sampling of generated data and the split")
     n: int | None = Field(None, gt=0, description="size of a generated data set (toys, shapes)")

@@ -21,13 +21,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gausslab.data.raw import RawData
 from gausslab.core.errors import DataError
+from gausslab.core.resources import check_memory
+from gausslab.data.raw import RawData
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 X_KEYS = ("x", "images")  # .npz keys tried for the data, before falling back to the first array
 LABEL_KEYS = ("y", "labels")
-_GRAY_MODES = {"1", "L", "LA"}  # PIL modes kept as one channel; all others become RGB
+# PIL modes kept as one channel, with the value of a full-scale pixel; all other modes become 8-bit RGB.
+# 16-bit greyscale PNGs open as "I;16" (or "I" in older Pillow) and keep their 65,536 levels.
+_GRAY_MODES = {"1": 255, "L": 255, "LA": 255, "I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I": 65535}
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 # IDX type codes (LeCun et al., "THE MNIST DATABASE", file format section); data big-endian.
 IDX_DTYPES = {
@@ -143,13 +147,23 @@ def _to_raw(x: np.ndarray, source: Path, labels: tuple[Path, np.ndarray] | None 
             f"{_q(source)} holds an array of shape {x.shape}; expected [N, D] vectors, "
             "[N, H, W] images or [N, C, H, W] / [N, H, W, C] images with C = 1 or 3"
         )
-    data = x.astype(np.float32) if x.ndim == 2 else _unit_images(_nchw(x, source), source)
+    data = _vectors(x, source) if x.ndim == 2 else _unit_images(_nchw(x, source), source)
     bad = int(np.count_nonzero(~np.isfinite(data)))
     if bad:
         raise DataError(f"{_q(source)} has {bad} NaN/inf values (of {data.size}); remove or impute them")
     y = None if labels is None else _check_labels(*labels, n=len(data))
     levels = 256 if x.ndim > 2 and x.dtype.kind in "iu" else None  # integer images are 8-bit (checked above)
     return RawData(torch.from_numpy(np.ascontiguousarray(data)), labels=y, levels=levels)
+
+
+def _vectors(x: np.ndarray, source: Path) -> np.ndarray:
+    """Vectors as float32, refusing values that float32 cannot hold (they would silently become inf)."""
+    finite = np.abs(x[np.isfinite(x)]) if x.dtype.kind == "f" else np.abs(x)
+    largest = float(finite.max()) if finite.size else 0.0
+    if largest > _FLOAT32_MAX:
+        raise DataError(f"{_q(source)} holds values up to {largest:g}, which overflow float32 (largest "
+                        f"{_FLOAT32_MAX:.4g}); rescale the data")
+    return x.astype(np.float32)
 
 
 def _nchw(x: np.ndarray, source: Path) -> np.ndarray:
@@ -231,18 +245,45 @@ def _labels_beside(path: Path) -> Path | None:
 
 
 def _load_arrays(path: Path) -> dict[str, np.ndarray]:
-    """All arrays of a .npy (as key 'x') or .npz file, never unpickling."""
+    """All arrays of a .npy (as key 'x') or .npz file (its .npy members), never unpickling.
+
+    Each array's header is checked against the bytes that follow it before anything is allocated,
+    so a header declaring an absurd shape is one DataError, not a MemoryError.
+    """
     try:
         with path.open("rb") as f:  # ours to close, even when NumPy fails half-way
-            loaded = np.load(f, allow_pickle=False)
-            if isinstance(loaded, np.ndarray):
-                return {"x": loaded}
-            with loaded:
-                return {key: loaded[key] for key in loaded.files}
+            if f.read(4) != b"PK\x03\x04":  # not a zip archive: a single .npy
+                f.seek(0)
+                return {"x": _read_npy(f, path.stat().st_size, path)}
+            with zipfile.ZipFile(f) as archive:
+                return {info.filename.removesuffix(".npy"): _read_npy(archive.open(info), info.file_size, path)
+                        for info in archive.infolist() if info.filename.endswith(".npy")}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(
             f"cannot read {_q(path)}: {_oneline(exc)}; expected a NumPy .npy/.npz file of numeric arrays"
         ) from None
+
+
+def _read_npy(f, size: int, source: Path) -> np.ndarray:
+    """The array of one .npy stream of `size` bytes (format 1.0 or 2.0, numeric dtypes only)."""
+    version = np.lib.format.read_magic(f)
+    if version not in ((1, 0), (2, 0)):
+        raise DataError(f"{_q(source)} is a .npy file of format {version}; expected 1.0 or 2.0")
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read_header(f)
+    if dtype.hasobject:
+        raise DataError(f"{_q(source)} holds Python objects (dtype {dtype}), which are never unpickled; "
+                        "expected integers or floats")
+    need = math.prod(shape) * dtype.itemsize
+    held = size - f.tell()
+    if need != held:
+        raise DataError(f"{_q(source)} declares an array of shape {shape} and dtype {dtype} ({need} bytes) but "
+                        f"holds {held} bytes after its header; the file is truncated or corrupt")
+    check_memory(need, f"the array of shape {shape} in {_q(source)}", DataError)
+    data = f.read(need)
+    if len(data) != need:
+        raise DataError(f"{_q(source)} ends after {len(data)} of the {need} bytes its header declares")
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
 
 
 def _parse_csv(rows: list[tuple[int, str]], path: Path) -> np.ndarray:
@@ -265,12 +306,19 @@ def _image_files(folder: Path) -> list[Path]:
 
 
 def _read_image(path: Path) -> np.ndarray:
-    """8-bit image `[H, W, C]` uint8 with C = 1 (grayscale) or 3 (anything else, as RGB)."""
+    """Image `[H, W, C]` float32 in [0, 1] with C = 1 (greyscale, 8 or 16 bits) or 3 (anything else, as 8-bit RGB)."""
     try:
         with Image.open(path) as img:
-            arr = np.asarray(img.convert("L" if img.mode in _GRAY_MODES else "RGB"))
+            full_scale = _GRAY_MODES.get(img.mode, 255)
+            if full_scale > 255:  # 16-bit greyscale, read as it is
+                arr = np.asarray(img)
+            else:
+                arr = np.asarray(img.convert("L" if img.mode in _GRAY_MODES else "RGB"))
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise DataError(f"cannot read image {_q(path)}: {_oneline(exc)}") from None
+    if arr.min() < 0 or arr.max() > full_scale:
+        raise DataError(f"image {_q(path)} has pixel values in [{arr.min()}, {arr.max()}]; expected 0..{full_scale}")
+    arr = arr.astype(np.float32) / full_scale
     return arr[:, :, None] if arr.ndim == 2 else arr
 
 

@@ -15,6 +15,7 @@ from gausslab.data.dataset import Dataset
 from gausslab.data.files import read_path
 from gausslab.data.raw import RawData
 from gausslab.core.errors import ConfigError, DataError, unknown_choice
+from gausslab.core.resources import check_memory
 
 # name -> builder; a builder's keyword arguments other than `seed` are its options.
 DATASETS: dict[str, Callable[..., RawData]] = {
@@ -161,6 +162,10 @@ def _build(name: str, seed: int, options: dict[str, object]) -> RawData:
         raise ConfigError(f"dataset {name!r} takes no options, got {unknown[0]!r}")
     if unknown:
         raise unknown_choice(f"option for dataset {name!r}", unknown[0], allowed)
+    n = options.get("n")
+    if isinstance(n, int) and n > 2:  # builders check n themselves; here only what it would take
+        example = builder(**{**options, "n": 2}).x[0]  # one example at these options
+        check_memory(n * example.numel() * example.element_size(), f"n={n} examples of {name!r}", DataError)
     return builder(**options, seed=seed) if "seed" in params else builder(**options)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated, Union
 
 import torch
@@ -10,7 +11,8 @@ from torch import nn
 
 from gausslab.blocks import usernets
 from gausslab.core.config import StrictModel, validate
-from gausslab.core.errors import lookup
+from gausslab.core.errors import ConfigError, lookup
+from gausslab.core.resources import check_memory
 from gausslab.data import Dataset
 from gausslab.models.base import GenerativeModel, Loss
 from gausslab.models.flow import Flow, FlowConfig
@@ -51,9 +53,39 @@ def build_model(
     if levels is not None and "levels" in type(config).model_fields and config.levels is None:
         config = config.model_copy(update={"levels": levels})
     cls = lookup(MODELS, "model", config.kind)
+    _check_size(cls, config, shape)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return cls(config, shape, **networks)
+
+
+def _check_size(cls: type[GenerativeModel], config: StrictModel, shape: tuple[int, ...]) -> None:
+    """Refuse a model whose weights alone exceed this machine's memory, counted on the meta device
+    (shapes only, nothing allocated), so an absurd size is one line instead of an allocator crash."""
+    what = f"a {config.kind} with {_sizes(config)} for data of shape {list(shape)}"
+    # Spectral norm adds two vectors per layer, and its power iteration is ~10x slower on meta than the build.
+    # Users' networks are left out: they are built for real anyway, and their forward check may not run on meta.
+    update = {name: None for name, value in config if isinstance(value, usernets.NetworkSpec)}
+    if getattr(config, "spectral_norm", False):
+        update["spectral_norm"] = False
+    try:
+        with torch.device("meta"):
+            probe = cls(config.model_copy(update=update), shape)
+    except (RuntimeError, TypeError, ValueError, OverflowError) as err:
+        if "overflow" not in str(err).lower():
+            raise
+        raise ConfigError(f"{what} cannot be built: a size overflows 64-bit integers") from None
+    n = sum(t.numel() for t in itertools.chain(probe.parameters(), probe.buffers()))
+    nbytes = sum(t.numel() * t.element_size() for t in itertools.chain(probe.parameters(), probe.buffers()))
+    check_memory(nbytes, f"{what} ({n:.3g} weights)")
+
+
+def _sizes(config: StrictModel) -> str:
+    """The size settings (integers and lists of them) that differ from their defaults: 'latent_dim=64, hidden=(8,)'."""
+    fields = type(config).model_fields
+    changed = [f"{k}={v}" for k, v in config if v != fields[k].default and not isinstance(v, (bool, float, str))
+               and (isinstance(v, int) or isinstance(v, tuple) and all(isinstance(e, int) for e in v))]
+    return ", ".join(changed) or "default sizes"
 
 
 __all__ = [

@@ -68,6 +68,10 @@ class GenerativeModel(nn.Module):
             if next(child.parameters(), None) is not None:
                 child.compile()
 
+    def check_data(self, n: int, batch: int) -> None:
+        """Raise a GausslabError when n training rows in batches of `batch` cannot train this model; the
+        trainer asks before it writes anything."""
+
     def prepare(self, x: Tensor) -> Tensor:
         """The training set [N, ...] in the form `training_losses` takes its rows, converted once per run."""
         return x

@@ -20,8 +20,8 @@ from pydantic import Field
 
 from gausslab.blocks import nets, usernets
 from gausslab.blocks.usernets import NetworkSpec, UserNetwork
-from gausslab.core.config import StrictModel, choices
-from gausslab.core.errors import lookup
+from gausslab.core.config import Beta, Size, StrictModel, choices
+from gausslab.core.errors import ConfigError, lookup
 from gausslab.models.base import GenerativeModel, Loss, adam, full_precision
 from gausslab.models.gan_losses import GAN_LOSSES, gradient_penalty
 
@@ -33,17 +33,17 @@ class GANConfig(StrictModel):
     latent_dim: int = Field(2, gt=0, description="size of the Gaussian base z ~ N(0, I)")
     loss: choices(GAN_LOSSES) = Field("ns", description="adversarial loss: " + ", ".join(GAN_LOSSES))
     pack: int = Field(2, gt=0, description="PacGAN packing degree, Lin et al. 2018 (1 = vanilla)")
-    n_critic: int = Field(1, gt=0, description="discriminator updates per generator update")
+    n_critic: int = Field(1, gt=0, le=1000, description="discriminator updates per generator update")
     gp_weight: float = Field(10.0, ge=0, description="WGAN-GP lambda, Gulrajani et al. 2017")
     spectral_norm: bool = Field(False, description="spectral normalisation of the discriminator, Miyato et al. 2018")
     lr_g: float = Field(1e-3, gt=0, description="generator Adam lr (defaults tuned on ring8, benchmarks/toy_modes.py)")
     lr_d: float = Field(1e-3, gt=0, description="discriminator Adam lr")
-    betas: tuple[float, float] = Field((0.5, 0.999), description="Adam betas of both networks (Radford et al. 2016)")
+    betas: tuple[Beta, Beta] = Field((0.5, 0.999), description="Adam betas of both networks (Radford et al. 2016)")
     ema: float = Field(0.99, ge=0, lt=1, description="generator weight EMA decay used for sampling (0 = off)")
     arch: choices(nets.ARCHS) = Field("auto", description="networks; auto: conv for images of side >= 16")
-    hidden: tuple[int, ...] = Field((256, 256, 256), min_length=1, description="generator MLP widths")
-    d_hidden: tuple[int, ...] = Field((256, 256), min_length=1, description="discriminator MLP widths")
-    channels: tuple[int, ...] = Field((32, 64, 128), description="conv widths, one per stride-2 stage")
+    hidden: tuple[Size, ...] = Field((256, 256, 256), min_length=1, description="generator MLP widths")
+    d_hidden: tuple[Size, ...] = Field((256, 256), min_length=1, description="discriminator MLP widths")
+    channels: tuple[Size, ...] = Field((32, 64, 128), description="conv widths, one per stride-2 stage")
     generator: NetworkSpec | None = UserNetwork  # z [B, latent_dim] -> [B, *shape] (squashed by a sigmoid for images)
     discriminator: NetworkSpec | None = UserNetwork  # packed [B/pack, pack*shape[0], *shape[1:]] -> [B/pack, 1]
 
@@ -119,6 +119,11 @@ class GAN(GenerativeModel):
             "generator": adam(self.generator.parameters(), lr=c.lr_g, betas=c.betas),
             "discriminator": adam(self.discriminator.parameters(), lr=c.lr_d, betas=c.betas),
         }
+
+    def check_data(self, n: int, batch: int) -> None:
+        if self.config.pack > batch:  # a batch smaller than `pack` yields no loss: nothing would train
+            raise ConfigError(f"model.pack={self.config.pack} exceeds the batches of {batch} rows (train.batch_size, "
+                              f"at most the {n} training rows); PacGAN packs that many samples into one input")
 
     def compile_networks(self) -> None:
         """G always; D only without a gradient penalty, whose double backward compiled graphs do not support."""

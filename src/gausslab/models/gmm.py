@@ -96,6 +96,12 @@ class GMM(ClosedFormModel):
                    "factor": factor_parameters(d, q)}
         return (k - 1) + k * d + k * per_cov[self.config.covariance]
 
+    def check_data(self, n: int, batch: int) -> None:
+        """Refuse more components than training examples, before any file is written."""
+        if self.config.components > n:
+            raise DataError(f"model.components={self.config.components} exceeds the {n} training examples; "
+                            f"use at most {n}")
+
     def prepare(self, x: Tensor) -> Tensor:
         """x [N, *shape] -> the rows EM reads, in float64: [statistics, log|det dy/dx|] [N, F + 1].
 
@@ -215,8 +221,7 @@ class GMM(ClosedFormModel):
         stats, _ = _split(rows)
         x = stats[:, : self.means.shape[1]]  # [N, D]
         n, k = x.shape[0], self.config.components
-        if k > n:
-            raise DataError(f"model.components={k} exceeds the {n} training examples; use at most {n}")
+        self.check_data(n, n)
         seeds = kmeans_plusplus(x, k)  # [K]
         if self.config.init_params == "k-means++":
             resp = torch.zeros(n, k, dtype=x.dtype, device=x.device)

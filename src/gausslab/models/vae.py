@@ -26,7 +26,7 @@ from gausslab.blocks import nets, usernets
 from gausslab.blocks.likelihoods import LIKELIHOODS
 from gausslab.blocks.priors import PRIORS
 from gausslab.blocks.usernets import NetworkSpec, UserNetwork
-from gausslab.core.config import StrictModel, choices
+from gausslab.core.config import Size, StrictModel, choices
 from gausslab.core.errors import ConfigError
 from gausslab.models.base import GenerativeModel, Loss, adam, full_precision
 
@@ -42,13 +42,13 @@ class VAEConfig(StrictModel):
     latent_dim: int = Field(16, gt=0, description="size of the latent code z")
     prior: choices(PRIORS) = Field("standard", description="p(z): " + ", ".join(PRIORS))
     prior_components: int = Field(10, gt=0, description="mixture components / VampPrior pseudo-inputs")
-    flow_layers: int = Field(4, gt=0, description="coupling layers of the `flow` prior")
+    flow_layers: int = Field(4, gt=0, le=1000, description="coupling layers of the `flow` prior")
     likelihood: choices(["auto", *LIKELIHOODS]) = Field("auto", description=(
         "p(x|z): auto picks logistic (discretized, per pixel) for grey-level images, bernoulli for binary or "
         "continuous images, gaussian for vectors"))
     levels: int | None = Field(None, ge=2, description=(
         "grey levels of the data, for the logistic likelihood; None: the data set's own (build_model fills it in)"))
-    kl_samples: int = Field(1, ge=1, description=(
+    kl_samples: int = Field(1, ge=1, le=10_000, description=(
         "draws of z for the prior term of the Monte Carlo KL (priors without a closed form: mog, vamp, flow); "
         "more draws, less gradient noise"))
     gaussian_scale: Literal["learned", "fixed"] = Field("learned", description="the gaussian likelihood's scale")
@@ -62,8 +62,8 @@ class VAEConfig(StrictModel):
     iwae_k: int = Field(5, ge=1, description="importance samples per example of the iwae objective (1 is the "
                         "ELBO); ignored by the elbo objective")
     arch: choices(nets.ARCHS) = Field("auto", description="networks; auto: conv for images of side >= 16")
-    hidden: tuple[int, ...] | None = Field(None, description="MLP widths; none: picked from the data size")
-    channels: tuple[int, ...] = Field((32, 64, 128), description="conv widths, one per stride-2 stage")
+    hidden: tuple[Size, ...] | None = Field(None, description="MLP widths; none: picked from the data size")
+    channels: tuple[Size, ...] = Field((32, 64, 128), description="conv widths, one per stride-2 stage")
     encoder: NetworkSpec | None = UserNetwork  # x [B, *shape] -> [B, 2 * latent_dim]: mean, raw scale
     decoder: NetworkSpec | None = UserNetwork  # z [B, latent_dim] -> parameters of p(x|z) (see `VAE`)
 

@@ -114,7 +114,8 @@ class TwoStageSampler:
         codes = _standardised(codes, shift, scale)
         config = VAEConfig(latent_dim=latent_dim or codes.shape[0], hidden=hidden, arch="mlp", likelihood="gaussian")
         stage2 = build_model(config, codes, seed=seed)
-        fit_steps(stage2, codes, steps, seed, _device(codes), out, batch_size=batch_size, lr=lr)
+        # force: the run folder shares `out` with codes.json, written first
+        fit_steps(stage2, codes, steps, seed, _device(codes), out, force=True, batch_size=batch_size, lr=lr)
         return cls(stage2.eval(), shift, scale)
 
     @classmethod

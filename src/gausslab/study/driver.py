@@ -1,9 +1,11 @@
 """`gausslab study`: the seed's claims as one reproducible comparison, ending in an HTML/Markdown report.
 
-`run_study` plans every task (`study.plan`), runs each in `OUT/runs/<name>/` (`study.execute`: skip
-finished, resume unfinished, record failures; `study.pool`: side by side in `workers` processes) and
-records the study in `study.json`; the report layer reads the folder afterwards
-(`report.build.build_report`). Calling it again on the same folder redoes only what is missing.
+`run_study` checks everything it can first (preset, overrides, data, the whole plan, the folder),
+so bad input leaves no folder behind; then it takes the folder's lock, runs each task in
+`OUT/runs/<name>/` (`study.execute`: skip finished, resume unfinished, record failures; `study.pool`:
+side by side in `workers` processes) and records the study in `study.json`; the report layer reads
+the folder afterwards (`report.build.build_report`). Calling it again on the same folder redoes only
+what is missing.
 """
 
 from __future__ import annotations
@@ -28,11 +30,15 @@ from gausslab.training.run_config import parse_overrides
 from gausslab.data import Dataset
 from gausslab.core.errors import ConfigError, unknown_choice
 from gausslab.core.fileio import atomic_write_bytes
+from gausslab.study.execute import RunContext
 from gausslab.study.plan import Context, plan
 from gausslab.study.pool import default_workers, run_tasks, thread_budget
 from gausslab.study.presets import StudyPreset, preset_with
-from gausslab.study.record import STUDY_JSON, StudyInfo, read_study_info, write_info
-from gausslab.study.execute import RunContext
+from gausslab.study.record import FIGURES, METRICS_JSON, STUDY_JSON, StudyInfo, read_study_info, write_info
+from gausslab.training.runlock import LOCK, locked
+
+# What a study writes at the top of its folder; `--force` never lets it replace one of these.
+STUDY_FILES = (STUDY_JSON, METRICS_JSON, "report.html", "report.md", "runs", "data", "cache", FIGURES)
 
 
 @dataclass
@@ -47,6 +53,7 @@ class StudyResult:
 def run_study(
     out: str | Path, data: str | None = None, preset: str = "standard", seeds: int | None = None,
     overrides: list[str] | tuple[str, ...] = (), quiet: bool = False, workers: int | None = None,
+    force: bool = False,
 ) -> StudyResult:
     """Train and evaluate every model of the study on `data` (+ the 2-D toys and `shapes`); `report.build_report`
     reads the folder afterwards.
@@ -54,7 +61,8 @@ def run_study(
     data: a built-in data set or a path (default: the preset's, `mnist5k` for standard). seeds: per
     model (default: the preset's). overrides: `study.<field>=v` change the preset; `train.k=v`,
     `model.k=v`, `data.k=v` change every run. workers: runs side by side (default: one per core);
-    the numbers do not depend on it.
+    the numbers do not depend on it. force: write into a non-empty folder that is not a study (never
+    replacing a file in it).
     """
     start = time.perf_counter()
     workers = default_workers() if workers is None else workers
@@ -66,22 +74,24 @@ def run_study(
     seeds = seeds or config.seeds
     data = config.data if data is None else data
     root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
     ctx = RunContext(root, config, progress=False if quiet else None)
     main_config = validate(DataConfig, {"name": data, **run_sets.get("data", {})})
     main = ctx.data(main_config)
-    tasks = plan(Context(config, main_config, main.shape, len(main.train), _projector(root, main, config, main_config)),
-                 seeds, run_sets)
+    projections = _Projections(root, main, config, main_config)
+    tasks = plan(Context(config, main_config, main.shape, len(main.train), projections), seeds, run_sets)
     info = StudyInfo(gausslab_version=__version__, preset=preset, preset_config=config.model_dump(mode="json"),
                      overrides=list(overrides), data=data, seeds=seeds,
                      hardware=hardware(thread_budget(config, workers)) | {"workers": workers},
                      started=datetime.now(timezone.utc).isoformat(timespec="seconds"), tasks=tasks)
+    _check_folder(root, force)
     _check_same_study(root, info)
-    write_info(root, info)
-    counts = run_tasks(tasks, ctx, workers, show=not quiet and sys.stderr.isatty())
-    wall = time.perf_counter() - start
-    write_info(root, info.model_copy(update={"wall_s": wall}))
-    return StudyResult(root, counts, wall)
+    with locked(root, "study folder"):
+        projections.write()
+        write_info(root, info)
+        counts = run_tasks(tasks, ctx, workers, show=not quiet and sys.stderr.isatty())
+        wall = time.perf_counter() - start
+        write_info(root, info.model_copy(update={"wall_s": wall}))
+        return StudyResult(root, counts, wall)
 
 
 def split_overrides(items: list[str]) -> tuple[dict, dict]:
@@ -100,6 +110,21 @@ def split_overrides(items: list[str]) -> tuple[dict, dict]:
     return study, parse_overrides(runs)
 
 
+def _check_folder(root: Path, force: bool) -> None:
+    """A study folder, a missing or empty one; a user's non-empty folder only with `force`, and even then
+    never one that holds a file the study writes."""
+    entries = [p for p in root.iterdir() if p.name != LOCK] if root.is_dir() else []
+    if not entries or (root / STUDY_JSON).exists():
+        return
+    if not force:
+        raise ConfigError(f"--out {str(root)!r} is a folder with other files in it, not a gausslab study; pass "
+                          "--force to write the study into it (its files are kept)")
+    clash = next((p for p in entries if p.name in STUDY_FILES), None)
+    if clash is not None:
+        raise ConfigError(f"--force never replaces a file, and the study would replace {str(clash)!r}; move it or "
+                          "choose another --out")
+
+
 def _check_same_study(root: Path, info: StudyInfo) -> None:
     """Refuse to mix two different studies in one folder (finished runs would be skipped with the wrong budget)."""
     if not (root / STUDY_JSON).exists():
@@ -113,24 +138,35 @@ def _check_same_study(root: Path, info: StudyInfo) -> None:
             )
 
 
-def _projector(root: Path, main: Dataset, preset: StudyPreset, config: DataConfig):
+class _Projections:
     """dim -> DataConfig of the main data on `dim` random orthonormal directions, plus a little Gaussian noise.
 
     Noise std = preset.dim_noise x the data's root-mean-square per-dimension std, so the projected data has a
     density (pixels that never vary would make it degenerate) and NLLs at every dimension are finite.
-    The file (OUT/data/<name>-d<dim>.npz) is written once and split again with the data seed.
+    Planning only names the files (OUT/data/<name>-d<dim>.npz); `write` creates the missing ones once the
+    study's folder is claimed, and each is split again with the data seed.
     """
-    x = torch.cat([main.train, main.test]).flatten(1).double()  # [N, D]
-    labels = None if main.labels is None else torch.cat([main.labels, main.test_labels])
 
-    def project(dim: int) -> DataConfig:
-        path = root / "data" / f"{_safe(main.name)}-d{dim}.npz"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, _projected_npz(x, labels, dim, preset.dim_noise))
-        return DataConfig(name=str(path.resolve()), test_fraction=config.test_fraction, seed=config.seed)
+    def __init__(self, root: Path, main: Dataset, preset: StudyPreset, config: DataConfig):
+        self.root, self.main, self.noise, self.config = root, main, preset.dim_noise, config
+        self.dims: list[int] = []
 
-    return project
+    def __call__(self, dim: int) -> DataConfig:
+        self.dims.append(dim)
+        return DataConfig(name=str(self._path(dim).resolve()), test_fraction=self.config.test_fraction,
+                          seed=self.config.seed)
+
+    def _path(self, dim: int) -> Path:
+        return self.root / "data" / f"{_safe(self.main.name)}-d{dim}.npz"
+
+    def write(self) -> None:
+        x = torch.cat([self.main.train, self.main.test]).flatten(1).double()  # [N, D]
+        labels = None if self.main.labels is None else torch.cat([self.main.labels, self.main.test_labels])
+        for dim in self.dims:
+            path = self._path(dim)
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(path, _projected_npz(x, labels, dim, self.noise))
 
 
 def _projected_npz(x: torch.Tensor, labels, dim: int, noise: float) -> bytes:

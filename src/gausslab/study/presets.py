@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from gausslab.blocks.nets import ARCHS
-from gausslab.core.config import StrictModel, choices, validate
+from gausslab.core.config import Size, StrictModel, choices, validate
 from gausslab.models.vae import VAEConfig
 from gausslab.core.errors import lookup
 
@@ -44,17 +44,17 @@ class StudyPreset(StrictModel):
     batch_size: int = Field(128, gt=0)
     lr: float = Field(1e-3, gt=0)
     latent_dim: int = Field(16, gt=0)  # VAE latent size on the main data
-    hidden: tuple[int, ...] = (256, 256)  # MLP widths of VAEs and GANs on the main data
-    toy_hidden: tuple[int, ...] = (128, 128, 128)  # MLP widths on the 2-D toys
+    hidden: tuple[Size, ...] = (256, 256)  # MLP widths of VAEs and GANs on the main data
+    toy_hidden: tuple[Size, ...] = (128, 128, 128)  # MLP widths on the 2-D toys
     arch: choices(ARCHS) = Field("mlp", description="networks of the VAEs and GANs on the main data "
                                                  "(MLPs: a conv net on 28x28 images costs about 5x more per step)")
-    channels: tuple[int, ...] = (16, 32, 64)  # conv widths (with arch conv or auto on images of side >= 16)
+    channels: tuple[Size, ...] = (16, 32, 64)  # conv widths (with arch conv or auto on images of side >= 16)
     gan_latent_dim: int = Field(16, gt=0)  # GAN base size on the main data (2 on toys)
     gan_lr: float = Field(2e-4, gt=0)  # Adam lr of both GAN networks (Radford et al. 2016)
     toy_gan_lr: float = Field(1e-3, gt=0)  # ... on the 2-D toys (short budgets need larger steps)
     prior_components: int = Field(10, gt=0)  # mog components / VampPrior pseudo-inputs
     expost_components: int = Field(10, gt=0)  # components of the ex-post mixture (Ghosh et al. 2020)
-    iwae_ks: tuple[int, ...] = Field((5,), description="importance samples of the N(0, I) VAEs trained on the "
+    iwae_ks: tuple[Size, ...] = Field((5,), description="importance samples of the N(0, I) VAEs trained on the "
                                      "IWAE bound (Burda et al. 2016), one run per k")
     two_stage_steps: int = Field(1000, gt=0, description="Adam steps of the second VAE of the two-stage sampler "
                                  "(Dai & Wipf 2019), which has the main VAE's widths")
@@ -67,11 +67,11 @@ class StudyPreset(StrictModel):
     hole_draws: int = Field(10_000, ge=2, description="prior draws scored by the prior-hole metric")
     betas: tuple[float, ...] = Field((0.25, 0.5, 1.0, 2.0, 4.0), description="KL weights of the rate-distortion "
                                      "sweep of the N(0, I) and VampPrior VAEs (Alemi et al. 2018)")
-    gmm_ks: tuple[int, ...] = (1, 2, 4, 8, 16, 25, 32)  # mixture sizes of the k-sweep
+    gmm_ks: tuple[Size, ...] = (1, 2, 4, 8, 16, 25, 32)  # mixture sizes of the k-sweep
     gmm_steps: int = Field(100, gt=0)  # EM iterations
     gmm_reg_covar: float = Field(1e-3, gt=0)  # covariance floor on image data (pixels with no variance)
     # data dimensions of the dimension sweep (capped at the data's; 784 = every direction of mnist5k)
-    dims: tuple[int, ...] = (2, 8, 32, 128, 784)
+    dims: tuple[Size, ...] = (2, 8, 32, 128, 784)
     dim_budget: int = Field(20_000, gt=0)  # matched parameter budget of the dimension sweep
     dim_noise: float = Field(0.05, gt=0)  # Gaussian noise std added to the projected data
     dim_max_components: int = Field(64, gt=0)

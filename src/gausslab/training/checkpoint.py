@@ -16,18 +16,19 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from gausslab.version import __version__
-from gausslab.core.config import validate
-from gausslab.training.run_config import RunConfig
-from gausslab.core.errors import CheckpointError, GausslabError
+from gausslab.core.config import Size, validate
+from gausslab.core.errors import CheckpointError, GausslabError, brief
 from gausslab.core.fileio import atomic_write_bytes, atomic_write_json, sha256
+from gausslab.training.run_config import RunConfig
 from gausslab.models import GenerativeModel, build_model
 
 CONFIG, MODEL, STATE, STATE_JSON, LOG = "config.json", "model.safetensors", "state.safetensors", "state.json", "log.jsonl"
@@ -42,6 +43,35 @@ class RunInfo:
     shape: tuple[int, ...]
     data_kind: str
     version: str
+
+
+class _RunFile(BaseModel):
+    """config.json as written by `save_config` (a hand-edited one is checked before any of it is used)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    gausslab_version: str
+    data_shape: tuple[Size, ...] = Field(min_length=1)
+    data_kind: Literal["vector", "image"] = "vector"
+    config: dict[str, Any]
+
+
+class _OptimizerState(BaseModel):
+    param_groups: list[dict[str, Any]]
+    scalars: dict[str, Any] = {}
+
+
+class _StateFile(BaseModel):
+    """state.json as written by `save_checkpoint`; extra keys (`total_steps`, `ranks_in_sync`, ...) are kept."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    step: int = Field(ge=0)
+    sha256: dict[str, str]
+    optimizers: dict[str, _OptimizerState] = {}
+    finished: bool = False
+    skipped: int = Field(0, ge=0)
+    world_size: int = Field(1, gt=0)
 
 
 def save_config(out: Path, config: RunConfig, model: GenerativeModel, data_kind: str) -> None:
@@ -62,13 +92,15 @@ def read_run_info(run: str | Path) -> RunInfo:
         raise CheckpointError(f"run folder {str(run)!r} does not exist")
     try:
         raw = json.loads(path.read_text())
-        config = validate(RunConfig, raw["config"])
-        return RunInfo(config, tuple(raw["data_shape"]), raw.get("data_kind", "vector"), raw["gausslab_version"])
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
+        file = validate(_RunFile, raw)
+        return RunInfo(validate(RunConfig, file.config), file.data_shape, file.data_kind, file.gausslab_version)
     except FileNotFoundError:
         raise CheckpointError(f"{str(run)!r} is not a run folder: {CONFIG} is missing") from None
     except GausslabError as err:
         raise CheckpointError(f"{str(path)!r} holds an invalid config: {err}") from None
-    except (ValueError, KeyError, TypeError) as err:
+    except (ValueError, OSError) as err:
         raise CheckpointError(f"{str(path)!r} is corrupt or not a gausslab config ({err.__class__.__name__})") from None
 
 
@@ -134,12 +166,15 @@ def read_state(run: str | Path) -> dict[str, Any]:
     """state.json, or a CheckpointError naming what is missing or broken."""
     path = Path(run) / STATE_JSON
     try:
-        state = json.loads(path.read_text())
-        int(state["step"]), dict(state["sha256"])
-        return state
+        raw = json.loads(path.read_text())
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
+        return validate(_StateFile, raw).model_dump()
     except FileNotFoundError:
         raise CheckpointError(f"run folder {str(run)!r} has no checkpoint ({STATE_JSON} is missing)") from None
-    except (ValueError, KeyError, TypeError):
+    except GausslabError as err:
+        raise CheckpointError(f"{str(path)!r} is corrupt: {err}") from None
+    except (ValueError, OSError):
         raise CheckpointError(f"{str(path)!r} is corrupt") from None
 
 
@@ -180,11 +215,34 @@ def load_training_state(run: Path, model: GenerativeModel, optimizers: dict[str,
     for name, opt in optimizers.items():
         if name not in state["optimizers"]:
             raise CheckpointError(f"checkpoint in {str(run)!r} has no state for optimizer {name!r}")
-        opt.load_state_dict(_join_optimizer(name, tensors, state["optimizers"][name]))
+        _check_groups(run, name, opt.param_groups, state["optimizers"][name]["param_groups"])
+        try:
+            opt.load_state_dict(_join_optimizer(name, tensors, state["optimizers"][name]))
+        except (ValueError, KeyError, TypeError, RuntimeError) as err:
+            raise CheckpointError(f"the optimizer state in {str(run)!r} does not fit optimizer {name!r}: "
+                                  f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+    if "rng.torch" not in tensors:
+        raise CheckpointError(f"{str(run / STATE)!r} holds no RNG state")
     torch.set_rng_state(tensors["rng.torch"])
     if "rng.cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng.cuda"])
     return state
+
+
+def _check_groups(run: Path, name: str, fresh: list[dict[str, Any]], saved: list[dict[str, Any]]) -> None:
+    """Each saved param group has the settings of a fresh optimizer, with values of the same JSON kind
+    (an edited state.json must fail here, not as a TypeError inside the first optimizer step)."""
+    for group, old in zip(fresh, saved):
+        for key, value in group.items():
+            if key != "params" and _kind(old.get(key, value)) != _kind(value):
+                raise CheckpointError(f"{str(run / STATE_JSON)!r} is corrupt: optimizer {name!r} setting {key!r} "
+                                      f"is {brief(old[key])}, not a {_kind(value)}")
+
+
+def _kind(value: Any) -> str:
+    """The JSON kind of a value (bool before number: a bool is an int in Python)."""
+    kinds = (("bool", bool), ("number", (int, float)), ("list", (list, tuple)), ("null", type(None)))
+    return next((kind for kind, types in kinds if isinstance(value, types)), type(value).__name__)
 
 
 def load(run: str | Path, device: str | torch.device = "cpu") -> GenerativeModel:

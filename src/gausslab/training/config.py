@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from gausslab.core.config import StrictModel
+from gausslab.core.config import Seed, StrictModel
 
 
 class TrainConfig(StrictModel):
@@ -17,7 +17,7 @@ class TrainConfig(StrictModel):
     steps: int | None = Field(None, gt=0, description="when set, caps the run at this many steps")
     batch_size: int = Field(128, gt=0, description="global batch (split across DDP ranks)")
     lr: float = Field(1e-3, gt=0, description="learning rate of single-optimizer models")
-    seed: int = Field(0, description="seeds initialisation noise, the batch order and sampling noise")
+    seed: Seed = Field(0, description="seeds initialisation noise, the batch order and sampling noise")
     checkpoint_every: int = Field(500, gt=0, description="steps between checkpoints")
     log_every: int = Field(50, gt=0, description="steps between log.jsonl records")
     grad_clip: float | None = Field(None, gt=0, description="max global gradient norm (none: no clipping)")

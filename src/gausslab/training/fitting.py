@@ -25,15 +25,15 @@ from gausslab.training.loop import fit
 
 
 def fit_steps(model: GenerativeModel, data: Dataset, steps: int, seed: int = 0, device: str = "auto",
-              out: str | Path | None = None, **train: object) -> GenerativeModel:
+              out: str | Path | None = None, force: bool = False, **train: object) -> GenerativeModel:
     """`model` trained on data.train for `steps` steps by the one trainer, without progress bars.
 
-    out: write the run folder there (`checkpoint.load` rebuilds the model from it). train: more
-    TrainConfig fields (batch_size, lr, ...).
+    out: write the run folder there (`checkpoint.load` rebuilds the model from it). force: `out` may
+    already hold other files (kept; see `fit`). train: more TrainConfig fields (batch_size, lr, ...).
     """
     config = TrainConfig(epochs=steps, steps=steps, seed=seed, log_every=steps, checkpoint_every=steps, device=device,
                          **train)
-    fit(model, data, config, out, progress=False)
+    fit(model, data, config, out, progress=False, force=force)
     return model
 
 

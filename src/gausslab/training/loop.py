@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -19,19 +20,19 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from gausslab.training import checkpoint as ckpt
-from gausslab.training import parallel
-from gausslab.data.config import DataConfig
-from gausslab.training.config import TrainConfig
-from gausslab.training.run_config import RunConfig
-from gausslab.data import Dataset
 from gausslab.core.errors import CheckpointError, ConfigError, Interrupted, TrainingError
-from gausslab.core.fileio import atomic_write_bytes, atomic_write_text
+from gausslab.core.fileio import append_text, atomic_write_bytes, atomic_write_text
+from gausslab.data import Dataset
+from gausslab.data.config import DataConfig
 from gausslab.data.discrete import model_view
-from gausslab.training.guard import NonFiniteGuard
 from gausslab.models import GenerativeModel
 from gausslab.plots.grids import png_bytes, samples_figure
+from gausslab.training import checkpoint as ckpt
+from gausslab.training import interrupt, parallel, runfolder, runlock
+from gausslab.training.config import TrainConfig
+from gausslab.training.guard import NonFiniteGuard
 from gausslab.training.progress import Progress, mode
+from gausslab.training.run_config import RunConfig
 from gausslab.training.tensorboard_log import TensorBoardLog, require_tensorboard
 
 
@@ -86,19 +87,22 @@ def fit(
     resume: bool = False,
     progress: bool | None = None,
     config: RunConfig | None = None,
+    force: bool = False,
 ) -> FitResult:
     """Train `model` on `data.train`; with `out`, write a run folder (config, weights, state, log, samples).
 
     resume: continue from the checkpoint in `out` (bit-identical to an uninterrupted run).
     progress: None shows a bar on a terminal and a line per log step elsewhere; True a bar; False nothing.
     config: the full run config to record (defaults to this data/model/train).
+    force: write into a non-empty folder that is not a run (never replacing a file in it).
+    SIGINT/SIGTERM stop the run at the next step boundary with a checkpoint (`Interrupted`).
     """
     train = train or TrainConfig()
     # The model's own config is recorded: build_model may have resolved fields from the data (levels).
     config = config or RunConfig(data=DataConfig(name=data.name), train=train)
     config = config.model_copy(update={"model": getattr(model, "config", config.model)})
     with torch.random.fork_rng(devices=[]):
-        return _Loop(model, data, train, config, Path(out) if out else None, progress).run(resume)
+        return _Loop(model, data, train, config, Path(out) if out else None, progress).run(resume, force)
 
 
 class _Loop:
@@ -117,6 +121,7 @@ class _Loop:
             train_x = self.view(train_x, generator=torch.Generator(self.dist.device).manual_seed(train.seed))
         self.x = model.prepare(train_x)
         batch = self.x.shape[0] if model.full_batch else min(train.batch_size, self.x.shape[0])
+        model.check_data(self.x.shape[0], batch)
         self.schedule = _Schedule(self.x.shape[0], batch, train.seed)
         self.total = total_steps(train, self.schedule.steps_per_epoch)
         # Held-out terms once per epoch; a full-batch (EM) step is a whole epoch, so it uses log_every.
@@ -129,25 +134,42 @@ class _Loop:
         self.scaler = torch.amp.GradScaler("cuda", enabled=train.amp == "fp16")
         self.sums: dict[str, Tensor] = {}
         self.guard = NonFiniteGuard(train.nan_policy, self.dist.device)
-        self._last_logged = 0
+        self._last_logged = self._saved = self._at = 0
+        self._new = self._committed = False  # a new run's files / a checkpoint this run can be resumed from
 
-    def run(self, resume: bool) -> FitResult:
-        start = self._last_logged = self._start(resume)
+    def run(self, resume: bool, force: bool) -> FitResult:
+        """Train in the locked run folder; a new run that fails before its first checkpoint leaves nothing."""
+        with runlock.locked(self.out) if self.writer else nullcontext():
+            try:
+                with interrupt.deferred() as stop:
+                    return self._run(self._start(resume, force), stop)
+            except BaseException as err:
+                if self.writer and self._new and not self._committed:
+                    runfolder.discard(self.out)
+                if isinstance(err, KeyboardInterrupt):  # a second signal: nothing is saved mid-step
+                    signum = getattr(err, "signum", signal.SIGINT)
+                    raise Interrupted(f"aborted by {signal.Signals(signum).name} during step {self._at}{self._kept}",
+                                      signum) from None
+                raise
+
+    def _run(self, start: int, stop: interrupt.StopRequest) -> FitResult:
         self.bar = Progress(self.total, start, self.show)
         self.board = TensorBoardLog(self.out, start) if self.writer and self.train.tensorboard else None
         try:
-            return self._train(start)
+            return self._train(start, stop)
         finally:
             self.bar.close()
             if self.board is not None:
                 self.board.close()
 
-    def _train(self, start: int) -> FitResult:
+    def _train(self, start: int, stop: interrupt.StopRequest) -> FitResult:
+        self._last_logged = self._saved = start
         t0, rows_seen = time.perf_counter(), 0
-        step, done, last = start, start, {}
+        done, last = start, {}
         self.model.train()  # once: validation puts it back, and the per-step call costs ~60 us
         try:
             for step in range(start, self.total):
+                self._at = step
                 self._step(step)
                 rows_seen += self.schedule.batch
                 self.bar.update()
@@ -155,11 +177,8 @@ class _Loop:
                 last = self._after_step(step, rows_seen / max(time.perf_counter() - t0, 1e-9), converged) or last
                 if converged:
                     break
-        except KeyboardInterrupt:
-            self.guard.check(self._kept, joint=False)  # the other ranks may be anywhere: no collective
-            self._checkpoint(step, finished=False)
-            where = f"; checkpoint saved in {self.out} — continue with --resume" if self.writer else ""
-            raise Interrupted(f"interrupted at step {step}{where}") from None
+                if self._stop_requested(stop):
+                    self._stop(done, stop)
         except Exception as err:
             if not isinstance(err, TrainingError):  # weights gone non-finite can fail later code: name the cause
                 self.guard.check(self._kept, joint=False)
@@ -167,30 +186,55 @@ class _Loop:
         wall = time.perf_counter() - t0
         if self.writer:
             self._finish()
+        if self._stop_requested(stop):
+            raise Interrupted(f"interrupted by {stop.name or 'a signal'} after the last step; the run is complete",
+                              stop.signum or signal.SIGINT)
         parallel.barrier()
         return FitResult(self.model, done, self.out, wall, rows_seen / max(wall, 1e-9), last)
 
-    def _start(self, resume: bool) -> int:
+    def _stop_requested(self, stop: interrupt.StopRequest) -> bool:
+        """Whether a stop signal reached any rank (under torchrun one tiny collective per step: all stop together)."""
+        return parallel.any_rank(stop.signum is not None, self.dist.device)
+
+    def _stop(self, done: int, stop: interrupt.StopRequest) -> None:
+        """End the run at the boundary after `done` steps, where a checkpoint is exact."""
+        self.guard.check(self._kept)
+        if self._saved != done:
+            self._checkpoint(done, finished=done == self.total)
+        where = f"; checkpoint saved in {str(self.out)!r}" if self.writer else ""
+        raise Interrupted(f"interrupted by {stop.name or 'a signal'} at step {done}{where}",
+                          stop.signum or signal.SIGINT)
+
+    def _start(self, resume: bool, force: bool) -> int:
         """Step to start from: 0 for a new run (seeded, config written), the checkpoint's on resume."""
         if resume and self.out is not None and (self.out / ckpt.STATE_JSON).exists():
-            self._check_same_run()
-            state = ckpt.load_training_state(self.out, self.model, self.optimizers)
-            if state.get("world_size", 1) != self.dist.world:
-                raise CheckpointError(f"{str(self.out)!r} was trained with {state.get('world_size', 1)} processes; "
-                                      f"resume it with the same number (got {self.dist.world})")
-            self.guard.skipped = state.get("skipped", 0)
-            if self.writer:
-                _truncate_log(self.out / ckpt.LOG, state["step"])
-            return state["step"]
-        if self.out is not None and (self.out / ckpt.CONFIG).exists() and not resume:
-            raise CheckpointError(f"{str(self.out)!r} already holds a run; pass --resume to continue it or choose another --out")
+            return self._resume()
+        if self.out is not None:
+            runfolder.check_new(self.out, force)
         torch.manual_seed(self.train.seed + self.dist.rank)
         parallel.broadcast_parameters(self.model)
         if self.writer:
-            self.out.mkdir(parents=True, exist_ok=True)
+            self._new = True
             ckpt.save_config(self.out, self.config, self.model, self.data.kind)
-            (self.out / ckpt.LOG).write_text("")
+            atomic_write_text(self.out / ckpt.LOG, "")
         return 0
+
+    def _resume(self) -> int:
+        """Restore the checkpoint in `out` (validated before the log is touched); its step."""
+        self._check_same_run()
+        state = ckpt.load_training_state(self.out, self.model, self.optimizers)
+        where = repr(str(self.out))
+        if state["world_size"] != self.dist.world:
+            raise CheckpointError(f"{where} was trained with {state['world_size']} processes; resume it with the "
+                                  f"same number (got {self.dist.world})")
+        if state["step"] > self.total:
+            raise CheckpointError(f"the checkpoint in {where} is at step {state['step']} but this run ends at step "
+                                  f"{self.total}; raise train.steps or train.epochs to continue it")
+        self.guard.resume(state["step"], state["skipped"])
+        if self.writer:
+            runfolder.repair_log(self.out / ckpt.LOG, state["step"])
+        self._committed = True
+        return state["step"]
 
     def _check_same_run(self) -> None:
         saved = ckpt.read_run_info(self.out).config
@@ -233,7 +277,11 @@ class _Loop:
 
     @property
     def _kept(self) -> str:
-        return f"; the last good checkpoint in {self.out} is kept" if self.writer else ""
+        if not self.writer:
+            return ""
+        if self._committed:
+            return f"; the last good checkpoint in {str(self.out)!r} is kept"
+        return f"; no checkpoint had been written, so the run left nothing in {str(self.out)!r}"
 
     def _accumulate(self, parts: dict[str, Tensor]) -> None:
         for k, v in parts.items():
@@ -250,6 +298,7 @@ class _Loop:
         save = done % self.train.checkpoint_every == 0 or last
         if log or save:
             self.guard.check(self._kept)
+            self.guard.check_window(done, self._kept)
         if log:
             record = self._log_record(done, rate, epoch_end)
         if save:
@@ -272,8 +321,7 @@ class _Loop:
             record |= self._validate()
         self.sums, self._last_logged = {}, done
         if self.writer:
-            with open(self.out / ckpt.LOG, "a") as f:
-                f.write(json.dumps(record) + "\n")
+            append_text(self.out / ckpt.LOG, json.dumps(record) + "\n")
             if self.board is not None:
                 self.board.scalars(record)
         self.bar.log(record)
@@ -299,6 +347,8 @@ class _Loop:
         if self.writer:
             ckpt.save_checkpoint(self.out, self.model, self.optimizers, done, finished=finished, total_steps=self.total,
                                  skipped=self.guard.skipped, world_size=self.dist.world, ranks_in_sync=synced)
+            self._committed = True
+        self._saved = done
 
     def _finish(self) -> None:
         self._write_samples(self.total)
@@ -313,7 +363,7 @@ class _Loop:
                                         generator=torch.Generator(self.dist.device).manual_seed(0))
         self.model.train(training)
         png = png_bytes(samples_figure(samples.cpu(), self.data, f"{type(self.model).__name__} samples, step {done}"))
-        atomic_write_bytes(self.out / "samples.png", png)
+        atomic_write_bytes(self.out / runfolder.SAMPLES, png)
         if self.board is not None:
             self.board.image(done, png)
 
@@ -327,10 +377,3 @@ def _autocast(train: TrainConfig, device: torch.device):
         raise ConfigError(f"train.amp=fp16 needs a CUDA device (this run is on {device.type}); use train.amp=bf16")
     return torch.autocast(device.type, dtype=torch.bfloat16 if train.amp == "bf16" else torch.float16)
 
-
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop log lines written after the checkpoint we resume from (they will be written again)."""
-    if not path.exists():
-        return
-    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
-    atomic_write_text(path, "".join(line + "\n" for line in keep))

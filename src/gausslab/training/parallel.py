@@ -115,3 +115,10 @@ def barrier() -> None:
     """Wait until every rank gets here (nothing without a process group)."""
     if dist.is_initialized():
         dist.barrier()
+
+
+def any_rank(flag: bool, device: torch.device) -> bool:
+    """Whether `flag` holds on any rank (a collective every rank must reach); `flag` itself in a world of one."""
+    if not dist.is_initialized():
+        return flag
+    return not bool(all_min(torch.tensor(0 if flag else 1, device=device)))
