@@ -25,7 +25,7 @@ from torch import Tensor
 
 from gausslab.blocks.coupling import alternating_couplings, checkerboard, pull_back, push_forward
 from gausslab.blocks.priors import StandardNormal
-from gausslab.core.config import StrictModel, choices
+from gausslab.core.config import Size, StrictModel, choices
 from gausslab.models.base import GenerativeModel, Loss
 from gausslab.models.preprocess import PREPROCESS_HELP, PREPROCESSORS, preprocessor
 
@@ -34,9 +34,9 @@ class FlowConfig(StrictModel):
     """Arguments of `Flow`: couplings, their networks, and the preprocessing."""
 
     kind: Literal["flow"] = "flow"
-    layers: int = Field(8, gt=0, description="RealNVP affine couplings; masks alternate between a checkerboard "
+    layers: int = Field(8, gt=0, le=1000, description="RealNVP affine couplings; masks alternate between a checkerboard "
                                              "and its complement")
-    hidden: tuple[int, ...] = Field((256, 256), min_length=1, description="MLP widths of each coupling's "
+    hidden: tuple[Size, ...] = Field((256, 256), min_length=1, description="MLP widths of each coupling's "
                                                                         "scale-and-shift network")
     preprocess: choices(["auto", *PREPROCESSORS]) = Field("auto", description=PREPROCESS_HELP)
 

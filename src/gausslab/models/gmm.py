@@ -46,7 +46,7 @@ class GMMConfig(StrictModel):
         "covariance form of every component: full [D, D], diag [D], lowrank: W W^T + s^2 I with W [D, rank], a "
         "mixture of probabilistic PCA (Tipping & Bishop 1999), or factor: W W^T + diagonal noise, a mixture of "
         "factor analysers (Ghahramani & Hinton 1996)"))
-    rank: int = Field(1, ge=0, description="columns of W for covariance=lowrank or factor, below the data "
+    rank: int = Field(1, ge=0, le=100_000, description="columns of W for covariance=lowrank or factor, below the data "
                                            "dimension (0: isotropic or diagonal); ignored otherwise")
     init_params: MixtureStart = Field(
         "nearest-seed", description="Start of EM: greedy k-means++ seeds with every example given to its nearest "

@@ -32,7 +32,7 @@ class HistogramConfig(StrictModel):
     """Arguments of `Histogram`: bins per dimension and their pseudo-count."""
 
     kind: Literal["histogram"] = "histogram"
-    levels: int | None = Field(None, ge=2, description=(
+    levels: int | None = Field(None, ge=2, le=65_536, description=(
         "equal-width bins per dimension on [0, 1]: the data's grey levels (256 for 8-bit images, 17 for digits); "
         f"None: the data set's own (build_model fills it in), {DEFAULT_LEVELS} for data without grey levels"))
     smoothing: float = Field(1.0, gt=0, description="pseudo-count added to every bin (1: add-one, Laplace)")

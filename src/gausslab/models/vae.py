@@ -46,7 +46,7 @@ class VAEConfig(StrictModel):
     likelihood: choices(["auto", *LIKELIHOODS]) = Field("auto", description=(
         "p(x|z): auto picks logistic (discretized, per pixel) for grey-level images, bernoulli for binary or "
         "continuous images, gaussian for vectors"))
-    levels: int | None = Field(None, ge=2, description=(
+    levels: int | None = Field(None, ge=2, le=65_536, description=(
         "grey levels of the data, for the logistic likelihood; None: the data set's own (build_model fills it in)"))
     kl_samples: int = Field(1, ge=1, le=10_000, description=(
         "draws of z for the prior term of the Monte Carlo KL (priors without a closed form: mog, vamp, flow); "
@@ -59,7 +59,7 @@ class VAEConfig(StrictModel):
     objective: Literal["elbo", "iwae"] = Field(
         "elbo", description="training bound: the ELBO, or the importance-weighted bound on iwae_k samples "
         "(Burda et al. 2016, eq. 8), which needs beta=1, warmup_steps=0 and free_bits=0")
-    iwae_k: int = Field(5, ge=1, description="importance samples per example of the iwae objective (1 is the "
+    iwae_k: int = Field(5, ge=1, le=100_000, description="importance samples per example of the iwae objective (1 is the "
                         "ELBO); ignored by the elbo objective")
     arch: choices(nets.ARCHS) = Field("auto", description="networks; auto: conv for images of side >= 16")
     hidden: tuple[Size, ...] | None = Field(None, description="MLP widths; none: picked from the data size")

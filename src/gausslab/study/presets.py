@@ -8,7 +8,7 @@ Any field can be overridden with `--set study.<field>=value`; run settings with
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -65,7 +65,7 @@ class StudyPreset(StrictModel):
     eval_k: int = Field(500, gt=0)  # importance samples of the IWAE NLL
     n_generated: int = Field(2000, ge=2, description="model samples drawn for every sample metric")
     hole_draws: int = Field(10_000, ge=2, description="prior draws scored by the prior-hole metric")
-    betas: tuple[float, ...] = Field((0.25, 0.5, 1.0, 2.0, 4.0), description="KL weights of the rate-distortion "
+    betas: tuple[Annotated[float, Field(gt=0)], ...] = Field((0.25, 0.5, 1.0, 2.0, 4.0), description="KL weights of the rate-distortion "
                                      "sweep of the N(0, I) and VampPrior VAEs (Alemi et al. 2018)")
     gmm_ks: tuple[Size, ...] = (1, 2, 4, 8, 16, 25, 32)  # mixture sizes of the k-sweep
     gmm_steps: int = Field(100, gt=0)  # EM iterations
