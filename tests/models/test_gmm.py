@@ -68,20 +68,26 @@ def test_em_never_lowers_the_training_log_likelihood(covariance):
     assert logliks[-1] > logliks[0] + 1e-2
 
 
-@pytest.mark.parametrize("covariance", COVARIANCES)
-def test_em_iterations_equal_scikit_learn_from_the_same_start(covariance):
-    """From the same parameters, 5 of our EM iterations give scikit-learn's parameters."""
-    model, x = fitted(covariance, iterations=1)
-    start = model.covariances.numpy()
-    precisions = np.linalg.inv(start) if covariance == "full" else 1 / start
-    reference = GaussianMixture(3, covariance_type=covariance, tol=0.0, max_iter=5, reg_covar=model.config.reg_covar,
-                                weights_init=model.weights.numpy(), means_init=model.means.numpy(),
-                                precisions_init=precisions)
+def five_em_steps_each(model, x: torch.Tensor, covariance: str, precisions: np.ndarray) -> GaussianMixture:
+    """scikit-learn's mixture started from `model`'s parameters (`precisions` in scikit-learn's form for
+    `covariance`), then 5 EM iterations of each; the fitted reference."""
+    reference = GaussianMixture(len(model.weights), covariance_type=covariance, tol=0.0, max_iter=5,
+                                reg_covar=model.config.reg_covar, weights_init=model.weights.numpy(),
+                                means_init=model.means.numpy(), precisions_init=precisions)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "did not converge": max_iter is deliberately small
         reference.fit(x.numpy())
     for _ in range(5):
         model.em_step(x)
+    return reference
+
+
+@pytest.mark.parametrize("covariance", COVARIANCES)
+def test_em_iterations_equal_scikit_learn_from_the_same_start(covariance):
+    """From the same parameters, 5 of our EM iterations give scikit-learn's parameters."""
+    model, x = fitted(covariance, iterations=1)
+    start = model.covariances.numpy()
+    reference = five_em_steps_each(model, x, covariance, np.linalg.inv(start) if covariance == "full" else 1 / start)
     np.testing.assert_allclose(model.weights.numpy(), reference.weights_, atol=1e-8)
     np.testing.assert_allclose(model.means.numpy(), reference.means_, atol=1e-8)
     np.testing.assert_allclose(model.covariances.numpy(), reference.covariances_, atol=1e-8)

@@ -3,8 +3,6 @@ scikit-learn where they coincide, and their parameter counts against the rank of
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 import torch
@@ -16,7 +14,7 @@ from gausslab.models import build_model
 from gausslab.models.preprocess import Logit
 from tests.conftest import tiny_images, tiny_vectors
 from tests.models.suite import check_model
-from tests.models.test_gmm import blobs
+from tests.models.test_gmm import blobs, five_em_steps_each
 
 
 def correlated(n: int, dim: int = 6, seed: int = 0) -> torch.Tensor:
@@ -99,15 +97,7 @@ def shared_start(covariance: str, ours: str, rank: int) -> tuple:
     cov = model.covariances.numpy()
     precisions = np.linalg.inv(cov) if covariance == "full" else 1 / cov.diagonal(axis1=1, axis2=2)
     precisions = precisions[:, 0] if covariance == "spherical" else precisions
-    reference = GaussianMixture(3, covariance_type=covariance, tol=0.0, max_iter=5, reg_covar=model.config.reg_covar,
-                                weights_init=model.weights.numpy(), means_init=model.means.numpy(),
-                                precisions_init=precisions)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "did not converge": max_iter is deliberately small
-        reference.fit(x.numpy())
-    for _ in range(5):
-        model.em_step(x)
-    return model, reference
+    return model, five_em_steps_each(model, x, covariance, precisions)
 
 
 def test_rank_d_minus_one_is_the_full_covariance_mixture():

@@ -35,7 +35,8 @@ from gausslab.study.plan import Context, plan
 from gausslab.study.pool import default_workers, run_tasks, thread_budget
 from gausslab.study.presets import StudyPreset, preset_with
 from gausslab.study.record import FIGURES, METRICS_JSON, STUDY_JSON, StudyInfo, read_study_info, write_info
-from gausslab.training.runlock import LOCK, locked
+from gausslab.training.runfolder import entries, refuse_foreign
+from gausslab.training.runlock import locked
 
 # What a study writes at the top of its folder; `--force` never lets it replace one of these.
 STUDY_FILES = (STUDY_JSON, METRICS_JSON, "report.html", "report.md", "runs", "data", "cache", FIGURES)
@@ -113,16 +114,8 @@ def split_overrides(items: list[str]) -> tuple[dict, dict]:
 def _check_folder(root: Path, force: bool) -> None:
     """A study folder, a missing or empty one; a user's non-empty folder only with `force`, and even then
     never one that holds a file the study writes."""
-    entries = [p for p in root.iterdir() if p.name != LOCK] if root.is_dir() else []
-    if not entries or (root / STUDY_JSON).exists():
-        return
-    if not force:
-        raise ConfigError(f"--out {str(root)!r} is a folder with other files in it, not a gausslab study; pass "
-                          "--force to write the study into it (its files are kept)")
-    clash = next((p for p in entries if p.name in STUDY_FILES), None)
-    if clash is not None:
-        raise ConfigError(f"--force never replaces a file, and the study would replace {str(clash)!r}; move it or "
-                          "choose another --out")
+    if entries(root) and not (root / STUDY_JSON).exists():
+        refuse_foreign(root, force, "study", STUDY_FILES)
 
 
 def _check_same_study(root: Path, info: StudyInfo) -> None:

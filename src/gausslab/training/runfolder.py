@@ -31,15 +31,25 @@ def check_new(out: Path, force: bool = False) -> None:
     where = repr(str(out))
     if (out / STATE_JSON).exists():
         raise CheckpointError(f"{where} already holds a run; pass --resume to continue it or choose another --out")
-    entries = [p for p in out.iterdir() if p.name != LOCK] if out.is_dir() else []
-    if not entries or _never_checkpointed(out):
+    if not entries(out) or _never_checkpointed(out):
         return
+    refuse_foreign(out, force, "run", RUN_FILES)
+
+
+def entries(folder: Path) -> list[Path]:
+    """What `folder` holds besides its lock file (nothing when it does not exist)."""
+    return [p for p in folder.iterdir() if p.name != LOCK] if folder.is_dir() else []
+
+
+def refuse_foreign(folder: Path, force: bool, what: str, ours: tuple[str, ...]) -> None:
+    """`folder` holds files that are not a gausslab `what` ("run", "study"): refuse without `force`, and even with
+    it when one of them has a name the `what` writes (`ours`), so a user's file is never replaced."""
     if not force:
-        raise ConfigError(f"--out {where} is a folder with other files in it, not a gausslab run; pass --force "
-                          "to write the run into it (its files are kept)")
-    clash = next((p for p in entries if p.name in RUN_FILES), None)
+        raise ConfigError(f"--out {str(folder)!r} is a folder with other files in it, not a gausslab {what}; pass "
+                          f"--force to write the {what} into it (its files are kept)")
+    clash = next((p for p in entries(folder) if p.name in ours), None)
     if clash is not None:
-        raise ConfigError(f"--force never replaces a file, and the run would replace {str(clash)!r}; move it or "
+        raise ConfigError(f"--force never replaces a file, and the {what} would replace {str(clash)!r}; move it or "
                           "choose another --out")
 
 
