@@ -131,6 +131,7 @@ class UniqueKeySafeLoader(yaml.SafeLoader):
     """PyYAML's safe loader, refusing a mapping that repeats a key (merge keys `<<` still override)."""
 
     def construct_mapping(self, node, deep=False):
+        """The mapping of `node`, or a YAMLError naming the first key it repeats."""
         seen = set()
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":

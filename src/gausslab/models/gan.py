@@ -121,6 +121,7 @@ class GAN(GenerativeModel):
         }
 
     def check_data(self, n: int, batch: int) -> None:
+        """Refuse a PacGAN `pack` larger than the batches (n training rows, batches of `batch`)."""
         if self.config.pack > batch:  # a batch smaller than `pack` yields no loss: nothing would train
             raise ConfigError(f"model.pack={self.config.pack} exceeds the batches of {batch} rows (train.batch_size, "
                               f"at most the {n} training rows); PacGAN packs that many samples into one input")

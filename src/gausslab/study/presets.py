@@ -37,7 +37,7 @@ class StudyPreset(StrictModel):
     # Toy GAN budgets from short trials: see study.plan.TOY_TRIALS (the report prints it).
     toy_gan_steps: int = Field(3000, gt=0, description="steps of the GAN and PacGAN2 runs on the 2-D toys")
     toy_wgan_steps: int = Field(1000, gt=0, description="generator steps of the WGAN-GP runs on the 2-D toys")
-    toy_gan_hidden: tuple[int, ...] = Field((128, 128, 128), description="generator MLP widths on the 2-D toys; "
+    toy_gan_hidden: tuple[Size, ...] = Field((128, 128, 128), description="generator MLP widths on the 2-D toys; "
                                             "the discriminator has one layer less")
     shapes_steps: int = Field(1500, gt=0)  # ... of the interpretability VAEs on `shapes`
     dim_steps: int = Field(1000, gt=0)  # ... of the neural runs of the dimension sweep

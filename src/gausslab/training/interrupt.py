@@ -36,6 +36,7 @@ class StopRequest:
 
     @property
     def name(self) -> str:
+        """The signal's name ("SIGINT", "SIGTERM"), or "" before one arrives."""
         return signal.Signals(self.signum).name if self.signum is not None else ""
 
 
