@@ -102,7 +102,7 @@ def read_npy(path: Path, lazy: bool | None = None) -> RawData:
             f"cannot read {_q(path)}: {_oneline(exc)}; expected a NumPy .npy/.npz file of numeric arrays"
         ) from None
     shape, fortran, dtype, _ = header
-    if not auto_lazy(lazy if not fortran or lazy else False, math.prod(shape) * 4):
+    if not auto_lazy(lazy, math.prod(shape) * 4) or (fortran and lazy is None):
         return read_numpy(path)
     if fortran:
         raise DataError(f"{_q(path)} is stored in Fortran order, so its examples cannot be read one by one; "
