@@ -1,7 +1,7 @@
 """Data larger than memory: peak resident memory and samples/s of VAE training on lazy and in-memory data.
 
 A 200,000 x 1 x 64 x 64 uint8 .npy (0.82 GB on disk, 3.3 GB as float32) is written in chunks, then
-an MLP VAE trains on it through the public API with the file memory-mapped (`data.lazy`, chosen
+an MLP VAE trains on it through the public API with the file read from disk a batch at a time (`data.lazy`, chosen
 automatically at this size); the same on a 20,000-example file held in memory and read lazily, in
 interleaved rounds, for the speed comparison; and a folder of 2,000 PNG/JPEG images of mixed sizes
 with data.resize=32, lazy and in memory. Every run is its own process, which reports its peak

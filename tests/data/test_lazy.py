@@ -1,4 +1,4 @@
-"""Data that stays on disk: memory-mapped .npy files and image folders decoded per batch give the
+"""Data that stays on disk: .npy files read row by row and image folders decoded per batch give the
 same splits and the same training batches as in-memory loading; data.test / data.valid files."""
 
 import numpy as np
@@ -30,7 +30,7 @@ def _splits(ds):
 
 @pytest.mark.parametrize("shape, dtype", [((60, 1, 6, 5), np.uint8), ((60, 6, 5, 3), np.uint8),
                                           ((60, 6, 5), np.float32), ((60, 7), np.float64)])
-def test_memmap_splits_equal_in_memory_splits(tmp_path, shape, dtype):
+def test_lazy_npy_splits_equal_in_memory_splits(tmp_path, shape, dtype):
     path = _npy(tmp_path / "x.npy", shape, dtype)
     eager, lazy = (load_dataset(path, seed=5, lazy=flag) for flag in (False, True))
     assert isinstance(lazy.train, LazyRows) and isinstance(eager.train, torch.Tensor)
@@ -56,7 +56,7 @@ def _fit_batches(ds):
     return seen, [p.detach().clone() for p in model.parameters()], result.last
 
 
-def test_fit_on_memmap_sees_the_same_batches_as_in_memory(tmp_path):
+def test_fit_on_lazy_npy_sees_the_same_batches_as_in_memory(tmp_path):
     path = _npy(tmp_path / "x.npy")
     (eager_batches, eager_w, eager_last), (lazy_batches, lazy_w, lazy_last) = (
         _fit_batches(load_dataset(path, seed=1, lazy=flag)) for flag in (False, True))

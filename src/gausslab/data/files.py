@@ -2,7 +2,7 @@
 
 Vectors (`[N, D]`) are used as given; images come back as `[N, C, H, W]` float32 in [0, 1], with
 `levels=256` when they were stored as integers (8-bit: IDX, PNG/JPEG, integer arrays). Large .npy
-files are memory-mapped instead (`lazy.LazyRows`); image folders are read in `folders.py`.
+files are kept on disk instead and read a batch at a time (`lazy.LazyRows`); image folders are read in `folders.py`.
 Every problem with a file raises `DataError` with one line naming the file and the value
 at fault; no NumPy, PIL, gzip or zipfile exception escapes.
 """
@@ -24,7 +24,7 @@ import torch
 from gausslab.core.errors import ConfigError, DataError
 from gausslab.core.resources import check_memory
 from gausslab.data.folders import read_image_folder
-from gausslab.data.lazy import LazyRows, MappedArray, auto_lazy
+from gausslab.data.lazy import LazyRows, RowFile, auto_lazy
 from gausslab.data.raw import RawData
 
 X_KEYS = ("x", "images")  # .npz keys tried for the data, before falling back to the first array
@@ -93,7 +93,7 @@ def read_numpy(path: Path) -> RawData:
 
 
 def read_npy(path: Path, lazy: bool | None = None) -> RawData:
-    """A `.npy` array: in memory (`read_numpy`), or memory-mapped when `lazy` (None: when it is large)."""
+    """A `.npy` array: in memory (`read_numpy`), or kept on disk when `lazy` (None: when it is large)."""
     try:
         with path.open("rb") as f:
             header = _npy_header(f, path.stat().st_size, path)
@@ -178,11 +178,11 @@ def _levels(x: np.ndarray) -> int | None:
 
 
 def _lazy_raw(path: Path, header: tuple) -> RawData:
-    """A .npy file memory-mapped as a lazy split, its values checked once in streamed chunks."""
+    """A .npy file kept on disk as a lazy split, its values checked once in streamed chunks."""
     shape, _, dtype, offset = header
     if dtype.kind not in "biuf" or not shape or math.prod(shape) == 0 or len(shape) not in (2, 3, 4):
         return read_numpy(path)  # the in-memory reader names what is wrong
-    source = MappedArray(path, shape, dtype, offset, as_float32,
+    source = RowFile(path, shape, dtype, offset, as_float32,
                          view=None if len(shape) == 2 else lambda a: _nchw(a, path))
     if dtype != np.uint8:  # uint8 images are always 0..255; anything else is checked here, not mid-run
         for rows in source.chunks():

@@ -1,15 +1,16 @@
 """`LazyRows`: a split whose examples stay on disk and are read (decoded, converted) a batch at a time.
 
-A lazy split is a row source (a memory-mapped .npy file, a folder of images) plus an index array
+A lazy split is a row source (a .npy file read at its rows' offsets, a folder of images) plus an index array
 into it, so splitting copies indices, never examples. Reading rows gives the float32 tensor the
 in-memory path would hold for them, bit for bit: both paths convert with the same functions.
 The trainer asks for one batch at a time (`index_select`) and moves only that batch to the device.
+A .npy file is read row by row at its rows' offsets (`RowFile`), never mapped into memory.
 """
 
 from __future__ import annotations
 
 import math
-import mmap
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -106,36 +107,38 @@ def take(x: Tensor | LazyRows, idx: Tensor) -> Tensor | LazyRows:
     return x.subset(idx) if isinstance(x, LazyRows) else x[idx]
 
 
-class MappedArray:
-    """A row source over a C-ordered array in a file, memory-mapped, converted by `convert` per read.
+class RowFile:
+    """A row source over a C-ordered array in a file: rows are read with positional reads and converted
+    by `convert`, so the file stays in the page cache and out of the process's memory.
 
-    Touched pages of a mapping count as the process's resident memory until it unmaps them, and a
-    fault on one row maps the pages (large folios, on recent Linux) around it too: a thousand scattered
-    rows of a 0.8 GB file mapped 0.6 GB. So the mapping's pages are dropped (MADV_DONTNEED) after every
-    read; the page cache keeps them, and the next read maps them again at the cost of a minor fault.
+    A memory map was tried first: the pages it touches count as resident memory, and one faulting
+    row maps the large folio around it (recent Linux), so a batch of 1,024 scattered rows of a 0.8 GB
+    file made 0.6 GB resident. `os.pread` of one row at a time costs ~2 us a row and maps nothing.
     """
 
     def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype, offset: int, convert, view=None):
-        with path.open("rb") as f:
-            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        array = np.frombuffer(self._map, dtype=dtype, count=math.prod(shape), offset=offset).reshape(shape)
-        self.array = view(array) if view is not None else array  # e.g. [N, H, W] -> [N, 1, H, W]
-        self.shape = tuple(self.array.shape)
+        self._file = path.open("rb")  # kept open for the source's lifetime
+        self._stored, self._dtype, self._offset = shape, dtype, offset
+        self._row_bytes = math.prod(shape[1:]) * dtype.itemsize
+        self._view = view or (lambda a: a)  # e.g. [N, H, W] -> [N, 1, H, W]
+        self.shape = (shape[0], *self._view(np.empty((0, *shape[1:]), dtype)).shape[1:])
         self._convert = convert
 
     def read(self, idx: np.ndarray) -> np.ndarray:
         """Rows idx converted to float32 [B, *example]."""
-        rows = self.array[idx]  # a copy
-        self._release()
-        return self._convert(rows)
+        fd, size, at = self._file.fileno(), self._row_bytes, self._offset
+        raw = b"".join(os.pread(fd, size, at + int(i) * size) for i in idx)
+        return self._convert(self._rows(raw, len(idx)))
 
     def chunks(self, nbytes: int = CHUNK_BYTES) -> Iterator[np.ndarray]:
         """The raw rows in consecutive chunks of about `nbytes` (a streamed check of the whole file)."""
-        per = max(1, nbytes // max(1, self.array[:1].nbytes))
+        per = max(1, nbytes // max(1, self._row_bytes))
         for start in range(0, self.shape[0], per):
-            yield self.array[start : start + per]
-            self._release()
+            n = min(per, self.shape[0] - start)
+            at = self._offset + start * self._row_bytes
+            yield self._rows(os.pread(self._file.fileno(), n * self._row_bytes, at), n)
 
-    def _release(self) -> None:
-        if hasattr(mmap, "MADV_DONTNEED"):  # elsewhere the system decides
-            self._map.madvise(mmap.MADV_DONTNEED)
+    def _rows(self, raw: bytes, n: int) -> np.ndarray:
+        if len(raw) != n * self._row_bytes:
+            raise DataError(f"{self._file.name!r} ended early: it was changed or truncated while being read")
+        return self._view(np.frombuffer(raw, dtype=self._dtype).reshape(n, *self._stored[1:]))
