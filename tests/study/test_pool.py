@@ -37,12 +37,15 @@ def _numbers(root, task):
 
 
 @pytest.mark.slow
-def test_parallel_study_writes_the_numbers_of_a_serial_one(tmp_path):
+def test_parallel_study_writes_the_numbers_of_a_serial_one(tmp_path, capsys):
     tasks = _tasks()
     for workers in (1, 2):
         outcomes = run_tasks(tasks, RunContext(tmp_path / str(workers), PRESETS["quick"], progress=False), workers,
-                             show=False)
+                             show="lines")
         assert outcomes == {"finished": len(tasks), "skipped": 0, "failed": 0}
+        lines = capsys.readouterr().err.splitlines()  # off a terminal: one progress line per finished task
+        assert [line.split(" runs done")[0] for line in lines] == [f"study: {i}/{len(tasks)}"
+                                                                   for i in range(1, len(tasks) + 1)]
     for task in tasks:
         serial, parallel = _numbers(tmp_path / "1", task), _numbers(tmp_path / "2", task)
         assert serial[0] == parallel[0], task.name

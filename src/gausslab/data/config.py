@@ -17,3 +17,13 @@ class DataConfig(StrictModel):
                                   "for validation, where every choice is made (0: none)")
     seed: Seed = Field(0, description="seeds the sampling of generated data and the split")
     n: int | None = Field(None, gt=0, description="size of a generated data set (toys, shapes)")
+    test: str | None = Field(None, min_length=1, description="a file or folder read as the test split, instead "
+                             "of test_fraction of `name`")
+    valid: str | None = Field(None, min_length=1, description="a file or folder read as the validation split, "
+                              "instead of valid_fraction of `name`")
+    lazy: bool | None = Field(None, description="keep a .npy file or image folder on disk and read one batch at a "
+                              "time (null: when it would take over 1 GiB as float32)")
+    resize: int | None = Field(None, gt=0, description="image folders: scale each image's shorter side to this "
+                               "many pixels, then keep the centre square")
+    crop: int | None = Field(None, gt=0, description="image folders: keep the centre square of this side "
+                             "(after resize)")

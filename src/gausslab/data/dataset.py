@@ -9,6 +9,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from gausslab.data.lazy import LazyRows
+
 
 @dataclass(frozen=True)
 class Modes:
@@ -29,11 +31,12 @@ class Dataset:
     split and `valid_*` / `test_*` for the others. `levels` is the number of grey levels of discrete
     images, whose pixel k is stored as k / (levels - 1) in [0, 1] (256 for 8-bit data, 17 for
     `digits`); density models see them dequantized (`data.discrete`). None: continuous data.
+    A split of data read lazily (`data.lazy`) is `LazyRows`, which reads its rows when asked.
     """
 
     name: str
-    train: Tensor  # [N, *shape] float32
-    test: Tensor  # [M, *shape] float32
+    train: Tensor | LazyRows  # [N, *shape] float32
+    test: Tensor | LazyRows  # [M, *shape] float32
     kind: Literal["vector", "image"]
     labels: Tensor | None = None  # [N] int64
     test_labels: Tensor | None = None  # [M] int64
@@ -42,7 +45,7 @@ class Dataset:
     factor_names: list[str] = field(default_factory=list)
     log_prob: Callable[[Tensor], Tensor] | None = None
     modes: Modes | None = None
-    valid: Tensor | None = None  # [V, *shape] float32
+    valid: Tensor | LazyRows | None = None  # [V, *shape] float32
     valid_labels: Tensor | None = None  # [V] int64
     valid_factors: Tensor | None = None  # [V, F] float32
     levels: int | None = None

@@ -1,7 +1,8 @@
 """Readers for users' own data: MNIST-style IDX, NumPy .npy/.npz, CSV and image folders.
 
 Vectors (`[N, D]`) are used as given; images come back as `[N, C, H, W]` float32 in [0, 1], with
-`levels=256` when they were stored as integers (8-bit: IDX, PNG/JPEG, integer arrays).
+`levels=256` when they were stored as integers (8-bit: IDX, PNG/JPEG, integer arrays). Large .npy
+files are kept on disk instead and read a batch at a time (`lazy.LazyRows`); image folders are read in `folders.py`.
 Every problem with a file raises `DataError` with one line naming the file and the value
 at fault; no NumPy, PIL, gzip or zipfile exception escapes.
 """
@@ -19,18 +20,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
-from gausslab.core.errors import DataError
+from gausslab.core.errors import ConfigError, DataError
 from gausslab.core.resources import check_memory
+from gausslab.data.folders import read_image_folder
+from gausslab.data.lazy import LazyRows, RowFile, auto_lazy
 from gausslab.data.raw import RawData
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 X_KEYS = ("x", "images")  # .npz keys tried for the data, before falling back to the first array
 LABEL_KEYS = ("y", "labels")
-# PIL modes kept as one channel, with the value of a full-scale pixel; all other modes become 8-bit RGB.
-# 16-bit greyscale PNGs open as "I;16" (or "I" in older Pillow) and keep their 65,536 levels.
-_GRAY_MODES = {"1": 255, "L": 255, "LA": 255, "I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I": 65535}
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 # IDX type codes (LeCun et al., "THE MNIST DATABASE", file format section); data big-endian.
@@ -44,21 +42,33 @@ IDX_DTYPES = {
 }
 
 
-def read_path(path: str | os.PathLike) -> RawData:
-    """Read a data file, or a folder of PNG/JPEG images, into unsplit `RawData`."""
+def read_path(path: str | os.PathLike, *, lazy: bool | None = None, resize: int | None = None,
+              crop: int | None = None) -> RawData:
+    """Read a data file, or a folder of PNG/JPEG images, into unsplit `RawData`.
+
+    lazy: keep the examples on disk (`LazyRows`): .npy files and image folders; None: when their
+    float32 form exceeds `lazy.AUTO_LAZY_BYTES`. resize, crop: image folders only (`folders.py`).
+    """
     path = Path(path)
     if path.is_dir():
-        return read_image_folder(path)
+        return read_image_folder(path, lazy=lazy, resize=resize, crop=crop)
     if not path.is_file():
         raise DataError(f"no such data file or folder: {_q(path)}")
-    reader = READERS.get(_file_kind(path.name))
+    kind = _file_kind(path.name)
+    reader = READERS.get(kind)
     if reader is None:
         raise DataError(
             f"cannot read {_q(path)}: unsupported file type; expected .npz, .npy, .csv, "
             "IDX (.idx or -ubyte, optionally .gz) or a folder of PNG/JPEG images"
         )
+    for option, value in (("resize", resize), ("crop", crop), ("lazy", lazy if kind != ".npy" else None)):
+        if value:
+            only = "image folders" if option != "lazy" else ".npy files and image folders"
+            raise ConfigError(f"data.{option}={value!r} applies to {only}, not to {_q(path)}")
     if path.stat().st_size == 0:
         raise DataError(f"data file {_q(path)} is empty")
+    if kind == ".npy":
+        return read_npy(path, lazy)
     return reader(path)
 
 
@@ -82,6 +92,24 @@ def read_numpy(path: Path) -> RawData:
     return _to_raw(arrays[x_key], path, labels)
 
 
+def read_npy(path: Path, lazy: bool | None = None) -> RawData:
+    """A `.npy` array: in memory (`read_numpy`), or kept on disk when `lazy` (None: when it is large)."""
+    try:
+        with path.open("rb") as f:
+            header = _npy_header(f, path.stat().st_size, path)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(
+            f"cannot read {_q(path)}: {_oneline(exc)}; expected a NumPy .npy/.npz file of numeric arrays"
+        ) from None
+    shape, fortran, dtype, _ = header
+    if not auto_lazy(lazy, math.prod(shape) * 4) or (fortran and lazy is None):
+        return read_numpy(path)
+    if fortran:
+        raise DataError(f"{_q(path)} is stored in Fortran order, so its examples cannot be read one by one; "
+                        "save it with np.save(path, np.ascontiguousarray(x)) or set data.lazy=false")
+    return _lazy_raw(path, header)
+
+
 def read_csv(path: Path) -> RawData:
     """CSV of numbers, one example per line, into vectors `[N, D]`; one header line of names allowed."""
     try:
@@ -94,29 +122,6 @@ def read_csv(path: Path) -> RawData:
     if not rows:
         raise DataError(f"{_q(path)} has no data lines; expected a CSV of numbers")
     return _to_raw(_parse_csv(rows, path), path)
-
-
-def read_image_folder(folder: Path) -> RawData:
-    """PNG/JPEG images of one size, sorted by name; or class subfolders of them (labels = subfolder)."""
-    files, labels = _image_files(folder), None
-    if not files:
-        groups = [_image_files(d) for d in sorted(folder.iterdir()) if d.is_dir()]
-        groups = [g for g in groups if g]
-        files = [f for g in groups for f in g]
-        labels = (folder, np.repeat(np.arange(len(groups)), [len(g) for g in groups]))
-    if not files:
-        suffixes = "/".join(IMAGE_SUFFIXES)
-        raise DataError(f"folder {_q(folder)} has no {suffixes} images, nor subfolders of them")
-    arrays = [_read_image(f) for f in files]  # each [H, W, C]
-    for f, a in zip(files, arrays):
-        if a.shape[:2] != arrays[0].shape[:2]:
-            raise DataError(
-                f"image {_q(f)} is {_wh(a)} but {_q(files[0])} is {_wh(arrays[0])}; "
-                "all images in a folder must have the same size"
-            )
-    channels = max(a.shape[2] for a in arrays)  # grayscale joins RGB folders as 3 equal channels
-    x = np.stack([np.broadcast_to(a, a.shape[:2] + (channels,)) for a in arrays])  # [N, H, W, C]
-    return _to_raw(x.transpose(0, 3, 1, 2), folder, labels)
 
 
 READERS: dict[str | None, Callable[[Path], RawData]] = {
@@ -147,13 +152,43 @@ def _to_raw(x: np.ndarray, source: Path, labels: tuple[Path, np.ndarray] | None 
             f"{_q(source)} holds an array of shape {x.shape}; expected [N, D] vectors, "
             "[N, H, W] images or [N, C, H, W] / [N, H, W, C] images with C = 1 or 3"
         )
-    data = _vectors(x, source) if x.ndim == 2 else _unit_images(_nchw(x, source), source)
+    data = _checked_float32(x if x.ndim == 2 else _nchw(x, source), source)
+    y = None if labels is None else _check_labels(*labels, n=len(data))
+    return RawData(torch.from_numpy(np.ascontiguousarray(data)), labels=y, levels=_levels(x))
+
+
+def _checked_float32(x: np.ndarray, source: Path) -> np.ndarray:
+    """Vectors [N, D] or images [N, C, H, W] as float32 (`as_float32`), refusing values they cannot hold."""
+    data = _vectors(x, source) if x.ndim == 2 else _unit_images(x, source)
     bad = int(np.count_nonzero(~np.isfinite(data)))
     if bad:
         raise DataError(f"{_q(source)} has {bad} NaN/inf values (of {data.size}); remove or impute them")
-    y = None if labels is None else _check_labels(*labels, n=len(data))
-    levels = 256 if x.ndim > 2 and x.dtype.kind in "iu" else None  # integer images are 8-bit (checked above)
-    return RawData(torch.from_numpy(np.ascontiguousarray(data)), labels=y, levels=levels)
+    return data
+
+
+def as_float32(x: np.ndarray) -> np.ndarray:
+    """The float32 form of checked rows: integer images / 255, everything else as it is."""
+    if x.ndim > 2 and x.dtype.kind in "iu":
+        return x.astype(np.float32) / 255.0
+    return x.astype(np.float32)
+
+
+def _levels(x: np.ndarray) -> int | None:
+    return 256 if x.ndim > 2 and x.dtype.kind in "iu" else None  # integer images are 8-bit (checked)
+
+
+def _lazy_raw(path: Path, header: tuple) -> RawData:
+    """A .npy file kept on disk as a lazy split, its values checked once in streamed chunks."""
+    shape, _, dtype, offset = header
+    if dtype.kind not in "biuf" or not shape or math.prod(shape) == 0 or len(shape) not in (2, 3, 4):
+        return read_numpy(path)  # the in-memory reader names what is wrong
+    source = RowFile(path, shape, dtype, offset, as_float32,
+                         view=None if len(shape) == 2 else lambda a: _nchw(a, path))
+    if dtype != np.uint8:  # uint8 images are always 0..255; anything else is checked here, not mid-run
+        for rows in source.chunks():
+            _checked_float32(rows, path)
+    probe = np.zeros((1, *shape[1:]), dtype)
+    return RawData(LazyRows(source), levels=_levels(probe))
 
 
 def _vectors(x: np.ndarray, source: Path) -> np.ndarray:
@@ -163,7 +198,7 @@ def _vectors(x: np.ndarray, source: Path) -> np.ndarray:
     if largest > _FLOAT32_MAX:
         raise DataError(f"{_q(source)} holds values up to {largest:g}, which overflow float32 (largest "
                         f"{_FLOAT32_MAX:.4g}); rescale the data")
-    return x.astype(np.float32)
+    return as_float32(x)
 
 
 def _nchw(x: np.ndarray, source: Path) -> np.ndarray:
@@ -183,13 +218,13 @@ def _unit_images(x: np.ndarray, source: Path) -> np.ndarray:
     if x.dtype.kind in "iu":
         if lo < 0 or hi > 255:
             raise DataError(f"{_q(source)} has integer pixel values in [{lo}, {hi}]; expected 0..255")
-        return x.astype(np.float32) / 255.0
+        return as_float32(x)
     if lo < 0 or hi > 1:  # NaN compares False here and is reported by the finite check
         raise DataError(
             f"{_q(source)} has float pixel values in [{lo:g}, {hi:g}]; expected [0, 1] "
             "(divide by 255, or save as uint8)"
         )
-    return x.astype(np.float32)
+    return as_float32(x)
 
 
 def _check_labels(source: Path, labels: np.ndarray, n: int) -> torch.Tensor:
@@ -264,8 +299,9 @@ def _load_arrays(path: Path) -> dict[str, np.ndarray]:
         ) from None
 
 
-def _read_npy(f, size: int, source: Path) -> np.ndarray:
-    """The array of one .npy stream of `size` bytes (format 1.0 or 2.0, numeric dtypes only)."""
+def _npy_header(f, size: int, source: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """(shape, fortran order, dtype, data offset) of one .npy stream of `size` bytes (format 1.0 or 2.0),
+    checked against the bytes that follow the header; numeric dtypes only."""
     version = np.lib.format.read_magic(f)
     if version not in ((1, 0), (2, 0)):
         raise DataError(f"{_q(source)} is a .npy file of format {version}; expected 1.0 or 2.0")
@@ -279,6 +315,13 @@ def _read_npy(f, size: int, source: Path) -> np.ndarray:
     if need != held:
         raise DataError(f"{_q(source)} declares an array of shape {shape} and dtype {dtype} ({need} bytes) but "
                         f"holds {held} bytes after its header; the file is truncated or corrupt")
+    return shape, fortran, dtype, f.tell()
+
+
+def _read_npy(f, size: int, source: Path) -> np.ndarray:
+    """The array of one .npy stream of `size` bytes, read into memory."""
+    shape, fortran, dtype, _ = _npy_header(f, size, source)
+    need = math.prod(shape) * dtype.itemsize
     check_memory(need, f"the array of shape {shape} in {_q(source)}", DataError)
     data = f.read(need)
     if len(data) != need:
@@ -301,37 +344,12 @@ def _parse_csv(rows: list[tuple[int, str]], path: Path) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def _read_image(path: Path) -> np.ndarray:
-    """Image `[H, W, C]` float32 in [0, 1] with C = 1 (greyscale, 8 or 16 bits) or 3 (anything else, as 8-bit RGB)."""
-    try:
-        with Image.open(path) as img:
-            full_scale = _GRAY_MODES.get(img.mode, 255)
-            if full_scale > 255:  # 16-bit greyscale, read as it is
-                arr = np.asarray(img)
-            else:
-                arr = np.asarray(img.convert("L" if img.mode in _GRAY_MODES else "RGB"))
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise DataError(f"cannot read image {_q(path)}: {_oneline(exc)}") from None
-    if arr.min() < 0 or arr.max() > full_scale:
-        raise DataError(f"image {_q(path)} has pixel values in [{arr.min()}, {arr.max()}]; expected 0..{full_scale}")
-    arr = arr.astype(np.float32) / full_scale
-    return arr[:, :, None] if arr.ndim == 2 else arr
-
-
 def _is_number(field: str) -> bool:
     try:
         float(field)
     except ValueError:
         return False
     return True
-
-
-def _wh(image: np.ndarray) -> str:
-    return f"{image.shape[1]}x{image.shape[0]}"
 
 
 def _oneline(exc: BaseException) -> str:

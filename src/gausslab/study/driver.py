@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import os
 import platform
-import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -35,6 +34,7 @@ from gausslab.study.plan import Context, plan
 from gausslab.study.pool import default_workers, run_tasks, thread_budget
 from gausslab.study.presets import StudyPreset, preset_with
 from gausslab.study.record import FIGURES, METRICS_JSON, STUDY_JSON, StudyInfo, read_study_info, write_info
+from gausslab.training.progress import mode
 from gausslab.training.runfolder import entries, refuse_foreign
 from gausslab.training.runlock import locked
 
@@ -89,7 +89,7 @@ def run_study(
     with locked(root, "study folder"):
         projections.write()
         write_info(root, info)
-        counts = run_tasks(tasks, ctx, workers, show=not quiet and sys.stderr.isatty())
+        counts = run_tasks(tasks, ctx, workers, show=mode(False if quiet else None))
         wall = time.perf_counter() - start
         write_info(root, info.model_copy(update={"wall_s": wall}))
         return StudyResult(root, counts, wall)

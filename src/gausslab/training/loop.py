@@ -25,6 +25,7 @@ from gausslab.core.fileio import append_text, atomic_write_bytes, atomic_write_t
 from gausslab.data import Dataset
 from gausslab.data.config import DataConfig
 from gausslab.data.discrete import model_view
+from gausslab.data.lazy import LazyRows
 from gausslab.models import GenerativeModel
 from gausslab.plots.grids import png_bytes, samples_figure
 from gausslab.training import checkpoint as ckpt
@@ -116,10 +117,15 @@ class _Loop:
         # Discrete data is dequantized (or binarized) per batch from the global RNG, which checkpoints
         # restore; a full-batch (EM) model gets one seeded view, since EM needs a fixed data set.
         self.view = partial(model_view, how=model.data_transform, levels=data.levels)
-        train_x = data.train.to(self.dist.device)
+        # Lazy data stays on disk: each batch is read, prepared and moved to the device on its own.
+        self.lazy = isinstance(data.train, LazyRows)
+        if self.lazy and model.full_batch:
+            raise ConfigError(f"{type(model).__name__} fits the whole training set at once, but it is read lazily "
+                              f"({len(data.train)} examples); set data.lazy=false to hold it in memory")
+        train_x = data.train if self.lazy else data.train.to(self.dist.device)
         if model.full_batch:
             train_x = self.view(train_x, generator=torch.Generator(self.dist.device).manual_seed(train.seed))
-        self.x = model.prepare(train_x)
+        self.x = train_x if self.lazy else model.prepare(train_x)
         batch = self.x.shape[0] if model.full_batch else min(train.batch_size, self.x.shape[0])
         model.check_data(self.x.shape[0], batch)
         self.schedule = _Schedule(self.x.shape[0], batch, train.seed)
@@ -238,7 +244,8 @@ class _Loop:
 
     def _check_same_run(self) -> None:
         saved = ckpt.read_run_info(self.out).config
-        ignore = {"train": {"epochs", "steps", "checkpoint_every", "log_every", "device", "tensorboard", "sample_every"}}
+        ignore = {"train": {"epochs", "steps", "checkpoint_every", "log_every", "device", "tensorboard", "sample_every"},
+                  "data": {"lazy"}}  # lazy or in memory, the batches are the same
         a, b = saved.model_dump(exclude=ignore), self.config.model_dump(exclude=ignore)
         if a != b:
             diff = [f"{s}.{k}" for s in a for k in a[s] if a[s][k] != b[s].get(k)]
@@ -249,7 +256,7 @@ class _Loop:
         if self.model.full_batch:
             x = self.x
         else:  # index_select: ~4x faster than x[rows] for a batch of images
-            x = self.view(self.x.index_select(0, self.schedule.rows(step, self.dist.rank, self.dist.world)))
+            x = self._batch(self.schedule.rows(step, self.dist.rank, self.dist.world))
         losses = self.model.training_losses(x, step)
         while True:
             with self.amp:
@@ -263,6 +270,12 @@ class _Loop:
             self._accumulate({name: loss.value, **loss.parts})
             if loss.optimizer is not None:
                 self._update(loss)
+
+    def _batch(self, rows: Tensor) -> Tensor:
+        """The training rows as the model trains on them; lazy rows are read and prepared here (prepare is row-wise)."""
+        if self.lazy:
+            return self.view(self.model.prepare(self.x.index_select(0, rows).to(self.dist.device)))
+        return self.view(self.x.index_select(0, rows))
 
     def _update(self, loss) -> None:
         opt, params = self.optimizers[loss.optimizer], self.params[loss.optimizer]
@@ -333,10 +346,13 @@ class _Loop:
         `valid_*` / `test_*`, with a fixed seed so epochs are comparable."""
         split = "valid" if self.data.valid is not None else "test"
         self.model.eval()
-        held_out, sums = getattr(self.data, split).to(self.dist.device), {}
+        held_out, sums = getattr(self.data, split), {}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            for chunk in self.view(held_out).split(1024):
+            # A lazy split is read and viewed chunk by chunk: the same noise, drawn in the same order.
+            chunks = ((self.view(c.to(self.dist.device)) for c in held_out.split(1024)) if isinstance(held_out, LazyRows)
+                      else self.view(held_out.to(self.dist.device)).split(1024))
+            for chunk in chunks:
                 for k, v in self.model.validation_terms(chunk).items():
                     sums[k] = sums.get(k, 0.0) + float(v) * chunk.shape[0]
         self.model.train()
