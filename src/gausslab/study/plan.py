@@ -190,7 +190,7 @@ def dimension_recipes(ctx: Context) -> list[Recipe]:
                    {"kind": "gmm", "components": gmm_components(p, dim, ctx.n_train, "diag"), "covariance": "diag"},
                    _train(p.gmm_steps, p), {**tags, "model": "gmm-diag"}),
             Recipe(f"dim-{dim:04d}-vae", "dimension", "VAE", "train", data, _vae(latent, (width, width), p),
-                   train, {**tags, "model": "vae"}),
+                   _train(p.dim_vae_steps, p), {**tags, "model": "vae"}),
             Recipe(f"dim-{dim:04d}-gan", "dimension", "GAN-ns", "train", data,
                    _gan("gan-ns", latent, (g_width, g_width), p, p.gan_lr), train, {**tags, "model": "gan"}),
         ]
