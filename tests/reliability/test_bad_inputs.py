@@ -239,7 +239,7 @@ CASES: dict[str, tuple] = {
     "evaluate over a user file": (["evaluate", "{d}/run", "--metrics", "elbo", "--k", "2", "--out",
                                    "{d}/notes.json"], "'{d}/notes.json'", "--force"),
     "evaluate missing run": (["evaluate", "{d}/nope"], "'{d}/nope'", "does not exist"),
-    "unknown option": (["train", "vae", "--out", "{d}/out", "--bogus"], "'--bogus'", "No such option"),
+    "unknown option": (["train", "vae", "--out", "{d}/out", "--bogus"], "--bogus", "No such option"),
     # the study validates everything before it creates its folder
     "study unknown data": ([*STUDY, "--data", "{d}/missing.npz"], "missing.npz", "no such"),
     "study unknown run setting": ([*STUDY, "--set", "train.bogus=1"], "'train.bogus'", "allowed: epochs"),
