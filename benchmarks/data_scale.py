@@ -4,9 +4,10 @@ A 200,000 x 1 x 64 x 64 uint8 .npy (0.82 GB on disk, 3.3 GB as float32) is writt
 an MLP VAE trains on it through the public API with the file read from disk a batch at a time (`data.lazy`, chosen
 automatically at this size); the same on a 20,000-example file held in memory and read lazily, in
 interleaved rounds, for the speed comparison; and a folder of 2,000 PNG/JPEG images of mixed sizes
-with data.resize=32, lazy and in memory. Every run is its own process, which reports its peak
-resident set (ru_maxrss, the whole process: interpreter, torch, model, data); `floor` is a process
-that only imports gausslab and torch.
+with data.resize=32, in memory, lazy, and lazy with one DataLoader worker decoding ahead
+(train.loader_workers=1). Every run is its own process, which reports its peak
+resident set (ru_maxrss, the whole process: interpreter, torch, model, data; a reading worker's peak
+is given apart); `floor` is a process that only imports gausslab and torch.
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ import numpy as np
 from benchmarks.common import median_ratio, table
 
 STEPS, BATCH, SIDE = 300, 128, 64
+
+
+# The interleaved runs: key, data ("small": the 20k .npy, "folder": the images), data options, loader workers.
+VARIANTS = (("memory", "small", {"lazy": False}, 0), ("lazy", "small", {"lazy": True}, 0),
+            ("images_memory", "folder", {"lazy": False, "resize": 32}, 0),
+            ("images_lazy", "folder", {"lazy": True, "resize": 32}, 0),
+            ("images_workers", "folder", {"lazy": True, "resize": 32}, 1))
 
 
 def write_npy(path: Path, n: int, seed: int = 0, chunk: int = 5_000) -> None:
@@ -70,14 +78,17 @@ def child(spec: dict) -> dict:
     data = load_from_config(DataConfig(**spec["data"]))
     load_s = time.perf_counter() - t0
     model = gl.build_model("vae", data, latent_dim=16, hidden=(256,), arch="mlp")
-    train = gl.TrainConfig(steps=STEPS, epochs=10_000, batch_size=BATCH, log_every=STEPS, checkpoint_every=10**9)
+    train = gl.TrainConfig(steps=STEPS, epochs=10_000, batch_size=BATCH, log_every=STEPS, checkpoint_every=10**9,
+                           loader_workers=spec.get("workers", 0))
     result = gl.fit(model, data, train, progress=False)
     return {"lazy": isinstance(data.train, LazyRows), "train_examples": len(data.train), "load_s": round(load_s, 2),
-            "samples_per_s": round(result.samples_per_s, 1), "peak_rss_mb": _peak_mb()}
+            "samples_per_s": round(result.samples_per_s, 1), "peak_rss_mb": _peak_mb(),
+            "worker_peak_rss_mb": _peak_mb(resource.RUSAGE_CHILDREN)}
 
 
-def _peak_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: kB
+def _peak_mb(who: int = resource.RUSAGE_SELF) -> float:
+    """Peak resident set in MB of this process (RUSAGE_SELF) or of its largest finished child."""
+    return round(resource.getrusage(who).ru_maxrss / 1024, 1)  # Linux: kB
 
 
 def measure(spec: dict) -> dict:
@@ -99,12 +110,11 @@ def main(rounds: int = 2) -> dict:
         written_s = time.perf_counter() - t0
         floor = measure({"floor": True})
         large = measure({"data": {"name": str(big), **fractions}})
-        runs: dict[str, list[dict]] = {"memory": [], "lazy": [], "images_memory": [], "images_lazy": []}
+        runs: dict[str, list[dict]] = {key: [] for key, *_ in VARIANTS}
         for _ in range(rounds):
-            for key, name, extra in (("memory", small, {"lazy": False}), ("lazy", small, {"lazy": True}),
-                                     ("images_memory", folder, {"lazy": False, "resize": 32}),
-                                     ("images_lazy", folder, {"lazy": True, "resize": 32})):
-                runs[key].append(measure({"data": {"name": str(name), **fractions, **extra}}))
+            for key, name, extra, workers in VARIANTS:
+                path = {"small": small, "folder": folder}[name]
+                runs[key].append(measure({"data": {"name": str(path), **fractions, **extra}, "workers": workers}))
     rate = {key: [r["samples_per_s"] for r in rs] for key, rs in runs.items()}
     result = {
         "write_s": round(written_s, 1),
@@ -124,6 +134,10 @@ def main(rounds: int = 2) -> dict:
         "images_lazy_peak_rss_mb": max(r["peak_rss_mb"] for r in runs["images_lazy"]),
         "images_lazy_samples_per_s": max(rate["images_lazy"]),
         "images_lazy_vs_memory_speed": round(median_ratio(rate["images_lazy"], rate["images_memory"]), 3),
+        "images_workers_peak_rss_mb": max(r["peak_rss_mb"] for r in runs["images_workers"]),
+        "images_workers_worker_peak_rss_mb": max(r["worker_peak_rss_mb"] for r in runs["images_workers"]),
+        "images_workers_samples_per_s": max(rate["images_workers"]),
+        "images_workers_vs_lazy_speed": round(median_ratio(rate["images_workers"], rate["images_lazy"]), 3),
     }
     print(table([{"figure": k, "value": v} for k, v in result.items()],
                 f"MLP VAE 4096-256-16 (3072-256-16 on images), batch {BATCH}, {STEPS} steps, one thread, one process "

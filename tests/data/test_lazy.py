@@ -42,7 +42,7 @@ def test_lazy_npy_splits_equal_in_memory_splits(tmp_path, shape, dtype):
     assert torch.equal(lazy.train[2:5], eager.train[2:5]) and torch.equal(lazy.train[4], eager.train[4])
 
 
-def _fit_batches(ds):
+def _fit_batches(ds, workers=0, steps=12, out=None, resume=False):
     """The batches `fit` hands the model, and its weights after training."""
     model = gl.build_model("vae", ds, latent_dim=2, hidden=(8,), arch="mlp")
     seen, losses = [], model.training_losses
@@ -52,19 +52,33 @@ def _fit_batches(ds):
         return losses(x, step)
 
     model.training_losses = recording
-    result = gl.fit(model, ds, TrainConfig(steps=12, batch_size=16, log_every=4), progress=False)
+    train = TrainConfig(steps=steps, batch_size=16, log_every=4, checkpoint_every=4, loader_workers=workers)
+    result = gl.fit(model, ds, train, out, resume=resume, progress=False)
     return seen, [p.detach().clone() for p in model.parameters()], result.last
 
 
-def test_fit_on_lazy_npy_sees_the_same_batches_as_in_memory(tmp_path):
+@pytest.mark.parametrize("workers", [0, 2])  # read in the training process / ahead by 2 DataLoader workers
+def test_fit_on_lazy_npy_sees_the_same_batches_as_in_memory(tmp_path, workers):
     path = _npy(tmp_path / "x.npy")
     (eager_batches, eager_w, eager_last), (lazy_batches, lazy_w, lazy_last) = (
-        _fit_batches(load_dataset(path, seed=1, lazy=flag)) for flag in (False, True))
+        _fit_batches(load_dataset(path, seed=1, lazy=flag), workers=workers if flag else 0) for flag in (False, True))
     assert len(eager_batches) == len(lazy_batches) == 12
     assert all(torch.equal(a, b) for a, b in zip(eager_batches, lazy_batches))  # dequantized the same way too
     assert all(torch.equal(a, b) for a, b in zip(eager_w, lazy_w))
     assert {k: v for k, v in lazy_last.items() if k.startswith("valid_")} == \
         {k: v for k, v in eager_last.items() if k.startswith("valid_")}
+
+
+def test_read_ahead_resumes_at_the_checkpoint_step(tmp_path):
+    """Interrupted after 4 of 12 steps and resumed with 2 reading workers: the batches and weights of the
+    uninterrupted in-memory run (the workers start reading at the checkpoint's step, not at 0)."""
+    path = _npy(tmp_path / "x.npy")
+    whole_batches, whole_w, _ = _fit_batches(load_dataset(path, seed=1, lazy=False))
+    first, _, _ = _fit_batches(load_dataset(path, seed=1, lazy=True), 2, steps=4, out=tmp_path / "run")
+    rest, resumed_w, _ = _fit_batches(load_dataset(path, seed=1, lazy=True), 2, out=tmp_path / "run", resume=True)
+    assert len(first) == 4 and len(rest) == 8
+    assert all(torch.equal(a, b) for a, b in zip(whole_batches, first + rest))
+    assert all(torch.equal(a, b) for a, b in zip(whole_w, resumed_w))
 
 
 def test_large_files_are_memory_mapped_automatically(tmp_path, monkeypatch):
@@ -129,6 +143,11 @@ def test_lazy_folder_equals_eager_folder(tmp_path):
     for a, b in zip(_splits(eager), _splits(lazy)):
         assert torch.equal(a, b)
     assert torch.equal(lazy.labels, eager.labels) and torch.equal(lazy.test_labels, eager.test_labels)
+    # Decoded by 2 DataLoader workers ahead of the steps, the training batches are the in-memory ones.
+    (eager_batches, eager_w, _), (lazy_batches, lazy_w, _) = (
+        _fit_batches(ds, workers=w) for ds, w in ((eager, 0), (lazy, 2)))
+    assert len(lazy_batches) == 12 and all(torch.equal(a, b) for a, b in zip(eager_batches, lazy_batches))
+    assert all(torch.equal(a, b) for a, b in zip(eager_w, lazy_w))
 
 
 def test_resize_brings_mixed_sizes_to_one_square(tmp_path):

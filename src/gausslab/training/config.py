@@ -29,6 +29,9 @@ class TrainConfig(StrictModel):
                           "(on CPU this needs a C++ compiler)")
     tensorboard: bool = Field(False, description="also write TensorBoard event files into RUN/tensorboard "
                                                  "(needs the extra: pip install 'gausslab[tensorboard]')")
+    loader_workers: int = Field(0, ge=0, description="worker processes that read (and decode) a lazy training "
+                                                 "split's batches ahead of the steps (data.lazy); 0: read in the "
+                                                 "training process. The batches are the same either way")
     sample_every: int = Field(10, ge=0, description="write samples.png (and a TensorBoard image) every this many "
                                                     "log steps, and at the end; 0: at the end only")
 

@@ -29,7 +29,7 @@ from gausslab.data.lazy import LazyRows
 from gausslab.models import GenerativeModel
 from gausslab.plots.grids import png_bytes, samples_figure
 from gausslab.training import checkpoint as ckpt
-from gausslab.training import interrupt, parallel, runfolder, runlock
+from gausslab.training import interrupt, parallel, prefetch, runfolder, runlock
 from gausslab.training.config import TrainConfig
 from gausslab.training.guard import NonFiniteGuard
 from gausslab.training.progress import Progress, mode
@@ -141,6 +141,7 @@ class _Loop:
         self.sums: dict[str, Tensor] = {}
         self.guard = NonFiniteGuard(train.nan_policy, self.dist.device)
         self._last_logged = self._saved = self._at = 0
+        self.ahead = None  # the read-ahead batches of a lazy split (train.loader_workers)
         self._new = self._committed = False  # a new run's files / a checkpoint this run can be resumed from
 
     def run(self, resume: bool, force: bool) -> FitResult:
@@ -173,6 +174,7 @@ class _Loop:
         t0, rows_seen = time.perf_counter(), 0
         done, last = start, {}
         self.model.train()  # once: validation puts it back, and the per-step call costs ~60 us
+        self.ahead = self._read_ahead(start)
         try:
             for step in range(start, self.total):
                 self._at = step
@@ -189,6 +191,8 @@ class _Loop:
             if not isinstance(err, TrainingError):  # weights gone non-finite can fail later code: name the cause
                 self.guard.check(self._kept, joint=False)
             raise
+        finally:
+            self.ahead = None  # stops the reading workers, if any
         wall = time.perf_counter() - t0
         if self.writer:
             self._finish()
@@ -244,7 +248,8 @@ class _Loop:
 
     def _check_same_run(self) -> None:
         saved = ckpt.read_run_info(self.out).config
-        ignore = {"train": {"epochs", "steps", "checkpoint_every", "log_every", "device", "tensorboard", "sample_every"},
+        ignore = {"train": {"epochs", "steps", "checkpoint_every", "log_every", "device", "tensorboard", "sample_every",
+                            "loader_workers"},
                   "data": {"lazy"}}  # lazy or in memory, the batches are the same
         a, b = saved.model_dump(exclude=ignore), self.config.model_dump(exclude=ignore)
         if a != b:
@@ -256,7 +261,7 @@ class _Loop:
         if self.model.full_batch:
             x = self.x
         else:  # index_select: ~4x faster than x[rows] for a batch of images
-            x = self._batch(self.schedule.rows(step, self.dist.rank, self.dist.world))
+            x = self._batch(step)
         losses = self.model.training_losses(x, step)
         while True:
             with self.amp:
@@ -271,11 +276,24 @@ class _Loop:
             if loss.optimizer is not None:
                 self._update(loss)
 
-    def _batch(self, rows: Tensor) -> Tensor:
-        """The training rows as the model trains on them; lazy rows are read and prepared here (prepare is row-wise)."""
-        if self.lazy:
-            return self.view(self.model.prepare(self.x.index_select(0, rows).to(self.dist.device)))
-        return self.view(self.x.index_select(0, rows))
+    def _rows(self, step: int) -> Tensor:
+        """This rank's rows [B] of the training split at `step`."""
+        return self.schedule.rows(step, self.dist.rank, self.dist.world)
+
+    def _read_ahead(self, start: int):
+        """The lazy batches of steps start.. read by train.loader_workers processes (None: read here, per step)."""
+        if not (self.lazy and self.train.loader_workers):
+            return None
+        return prefetch.read_ahead(self.x, self._rows, start, self.total, self.train.loader_workers,
+                                   pin=self.dist.device.type == "cuda")
+
+    def _batch(self, step: int) -> Tensor:
+        """The training rows of `step` as the model trains on them; lazy rows are read (here or by the
+        read-ahead workers, in step order) and prepared one batch at a time (prepare is row-wise)."""
+        if not self.lazy:
+            return self.view(self.x.index_select(0, self._rows(step)))
+        x = next(self.ahead) if self.ahead is not None else self.x.index_select(0, self._rows(step))
+        return self.view(self.model.prepare(x.to(self.dist.device, non_blocking=True)))
 
     def _update(self, loss) -> None:
         opt, params = self.optimizers[loss.optimizer], self.params[loss.optimizer]
