@@ -63,3 +63,17 @@ def test_configs_are_frozen():
 def test_override_values_parse_as_yaml_scalars():
     assert parse_overrides(["train.grad_clip=null", "model.beta=4", "data.name=path/to.npz"]) == {
         "train": {"grad_clip": None}, "model": {"beta": 4}, "data": {"name": "path/to.npz"}}
+
+
+def test_field_like_and_value_like_take_the_fields_check_and_default():
+    from gausslab.core.config import StrictModel, field_like, validate, value_like
+
+    class Feeds(StrictModel):
+        batch_size: field_like(TrainConfig, "batch_size")
+        lr: field_like(TrainConfig, "lr", default=0.5)
+        steps: value_like(TrainConfig, "steps") = 7  # TrainConfig.steps without its None
+
+    assert Feeds() == Feeds(batch_size=TrainConfig().batch_size, lr=0.5, steps=7)
+    for key, bad in (("batch_size", 0), ("lr", -1.0), ("steps", 0), ("steps", None)):
+        with pytest.raises(ConfigError, match=f"^{key}="):
+            validate(Feeds, {key: bad})

@@ -8,12 +8,14 @@ problem becomes one `ConfigError` line naming the field, the value and what is a
 from __future__ import annotations
 
 import difflib
+import types
 import typing
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
 
 from gausslab.core.errors import ConfigError, brief
 
@@ -35,6 +37,27 @@ class StrictModel(BaseModel):
 def choices(names: typing.Iterable[str]) -> Any:
     """`Literal[...]` of a registry's names, so a config's choices are derived from the registry, never retyped."""
     return typing.Literal[tuple(names)]
+
+
+def field_like(cls: type[StrictModel], name: str, **changes: Any) -> Any:
+    """The type of `cls`'s field `name` with its constraints, default and description, for a setting of another
+    config that feeds that field, so the check and the default are declared once.
+
+    changes: FieldInfo attributes to replace, e.g. `default=` where the other config needs another value.
+    Use it as an annotation: `batch_size: field_like(TrainConfig, "batch_size")`.
+    """
+    info = cls.model_fields[name]
+    return Annotated[info.annotation, FieldInfo.merge_field_infos(info, **changes)]
+
+
+def value_like(cls: type[StrictModel], name: str) -> Any:
+    """The type and constraints of one value of `cls`'s field `name`, None left out: for a list element or a
+    budget checked as that field (`steps: value_like(TrainConfig, "steps") = 1000`, never "no cap")."""
+    info = cls.model_fields[name]
+    kind = info.annotation
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        kind = typing.Union[tuple(k for k in typing.get_args(kind) if k is not type(None))]
+    return Annotated[(kind, *info.metadata)] if info.metadata else kind
 
 
 def validate(cls: type[StrictModel], raw: dict[str, Any]) -> StrictModel:

@@ -7,10 +7,10 @@ interpolations.
 
 from __future__ import annotations
 
-from gausslab.report.charts import rate_distortion_chart
+from gausslab.plots.charts import rate_distortion_figure
 from gausslab.report.data import Group, StudyView
 from gausslab.report.doc import Block, Figure, FigureRow, Heading, Paragraph, Section
-from gausslab.report.sections import GRID_NAMES
+from gausslab.report.sections import GRID_NAMES, save_chart
 from gausslab.report.tables import (SAMPLE_KEYS, Pair, comparison_table, empty, failures, figure_row, grid_row,
                                     metric_table)
 from gausslab.study.plan import PRIOR_LABELS, RD_PRIORS
@@ -129,8 +129,10 @@ def rate_distortion_section(view: StudyView) -> Section:
                      lead=(("prior", lambda g: PRIOR_LABELS[g.tags["prior"]]),
                            ("β", lambda g: f"{g.tags.get('beta', 1.0):g}")), notes=[nll_note(groups)]),
     ]
-    chart = rate_distortion_chart(view, lines)
-    if chart is not None:
+    fig = rate_distortion_figure({label: [(beta, g.stat("rate"), g.stat("distortion")) for beta, g in points]
+                                  for label, points in lines.items()}, view.info.data)
+    if fig is not None:
+        chart = save_chart(view, fig, "rate-distortion.png")
         blocks.append(FigureRow([Figure(chart, "distortion against rate; bars: sample std over seeds")]))
     return Section("s5-ratedistortion", TITLES["s5-ratedistortion"], blocks + failures(sweep))
 

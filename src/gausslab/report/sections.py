@@ -7,12 +7,16 @@ intervals, and pictures. Each table says in one sentence what its units are.
 
 from __future__ import annotations
 
-from gausslab.report.charts import dimension_charts, ksweep_charts
+from pathlib import Path
+
+from gausslab.plots import charts
+from gausslab.plots.grids import save_png
 from gausslab.report.data import Group, StudyView
 from gausslab.report.doc import Block, Cell, Figure, FigureRow, Heading, Paragraph, Section, Table
 from gausslab.report.tables import (Pair, comparison_table, empty, failures, figure_row, grid_row, merged,
                                     metric_table, SAMPLE_KEYS)
 from gausslab.study.plan import TOY_TRIALS
+from gausslab.study.record import FIGURES
 from gausslab.study.status import MIN_HIGH_QUALITY
 
 TITLES = {
@@ -115,7 +119,7 @@ def mixtures_section(view: StudyView) -> Section:
             "scored); BIC on the training set is shown beside it.")]
         blocks.append(_ksweep_table(g, opts["ks"]))
         if g.finished:
-            blocks.append(FigureRow([Figure(path, caption) for path, caption in ksweep_charts(view, g)]))
+            blocks.append(_ksweep_charts(view, g))
         blocks += grid_row([g], ("real", "samples"), GRID_NAMES) if _is_image(g) else figure_row([g], "samples")
         table = comparison_table([Pair(f"{data}: K chosen on validation − K = 1", g, g, "test_log_likelihood", +1,
                                        "test_log_likelihood", b_key="test_log_likelihood_k1")],
@@ -161,9 +165,9 @@ def dimension_section(view: StudyView) -> Section:
                                lead=(("D", lambda g: str(g.tags["dim"])), ("model", lambda g: g.label),
                                      ("size", _size)), notes=[NLL_UNITS + " All densities are of the same "
                                                               "projected test vectors."]))
-    charts = dimension_charts(view)
-    if charts:
-        blocks.append(FigureRow([Figure(path, caption + _bars(view)) for path, caption in charts]))
+    drawn = _dimension_charts(view)
+    if drawn:
+        blocks.append(FigureRow([Figure(path, caption + _bars(view)) for path, caption in drawn]))
     pairs = []
     for d in dims:
         by_model = {g.tags["model"]: g for g in view.section("dimension", dim=d)}
@@ -187,3 +191,43 @@ def _size(g: Group) -> str:
     if model.kind == "gmm":
         return f"K={model.components}"
     return f"width {model.hidden[0]}" if model.hidden else "default width"
+
+
+def save_chart(view: StudyView, fig, name: str) -> Path:
+    """OUT/figures/<name>: a chart, redrawn on every report build from the runs' metrics.json."""
+    path = view.root / FIGURES / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_png(fig, path)
+    return path
+
+
+def _ksweep_charts(view: StudyView, g: Group) -> FigureRow:
+    """The k-sweep's held-out log-likelihoods and sizes vs K, over the seeds' finished runs."""
+    ks, data = g.runs[0].task.options["ks"], g.runs[0].task.data.name
+    fit, size = charts.ksweep_figures(ks, [g.stat(f"valid_log_likelihood_k{k}") for k in ks],
+                                      [g.stat(f"test_log_likelihood_k{k}") for k in ks],
+                                      g.stat("true_test_log_likelihood"), [g.stat(f"n_parameters_k{k}") for k in ks],
+                                      data)
+    return FigureRow([Figure(save_chart(view, fit, f"{g.name}-loglik.png"), f"held-out log-likelihood vs K on {data}"),
+                      Figure(save_chart(view, size, f"{g.name}-size.png"), f"parameters vs K on {data}")])
+
+
+# metrics.json key -> (y label, log y axis) of the dimension sweep's charts
+DIMENSION_PANELS = (("n_parameters", "parameters of p(x)", True), ("fit_seconds", "fit time (s)", False),
+                    ("test_nll", "test NLL / D (nats per dim.) ↓", False), ("recall", "recall ↑", False))
+
+
+def _dimension_charts(view: StudyView) -> list[tuple[Path, str]]:
+    """(chart, caption) per quantity of `DIMENSION_PANELS` that some finished run has, vs data dimension."""
+    groups = [g for g in view.section("dimension") if g.finished]
+    dims, out = sorted({g.tags["dim"] for g in groups}), []
+    for key, ylabel, ylog in DIMENSION_PANELS:
+        if not any(g.stat(key).n for g in groups):
+            continue
+        curves = {}
+        for model in charts.MODEL_STYLE:
+            mine = sorted((g for g in groups if g.tags.get("model") == model), key=lambda g: g.tags["dim"])
+            curves[model] = ([g.tags["dim"] for g in mine], [g.stat(key) for g in mine])
+        fig = charts.dimension_figure(curves, dims, ylabel, ylog, view.info.data, per_dimension=key == "test_nll")
+        out.append((save_chart(view, fig, f"dimension-{key}.png"), f"{ylabel} vs data dimension D"))
+    return out

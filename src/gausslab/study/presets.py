@@ -12,12 +12,18 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from gausslab.blocks.nets import ARCHS
-from gausslab.core.config import Size, StrictModel, choices, validate
-from gausslab.models.vae import VAEConfig
+from gausslab.core.config import Size, StrictModel, field_like, validate, value_like
 from gausslab.core.errors import lookup
+from gausslab.data.config import DataConfig
+from gausslab.models.gan import GANConfig
+from gausslab.models.gmm import GMMConfig
+from gausslab.models.vae import VAEConfig
+from gausslab.training.config import TrainConfig
 
-PriorName = VAEConfig.model_fields["prior"].annotation  # the VAE's prior choices
+# A setting that feeds a run's field takes that field's type and check (and its default where the study needs
+# no other), so each is declared once: a budget in steps is checked as `train.steps`, widths as `model.hidden`.
+Steps = value_like(TrainConfig, "steps")
+Examples = value_like(DataConfig, "n")  # examples of a generated data set
 
 
 class StudyPreset(StrictModel):
@@ -28,50 +34,58 @@ class StudyPreset(StrictModel):
                       "data set or a path")
     seeds: int = Field(3, gt=0, description="seeds per model: tables show mean ± sd over them, verdicts 95 % "
                                             "intervals of the per-seed differences (--seeds overrides it)")
-    steps: int = Field(1000, gt=0)  # training steps of each neural run on the main data (32 epochs of mnist5k)
-    toy_steps: int = Field(1500, gt=0)  # ... of the VAEs on the 2-D toys
-    wgan_steps: int = Field(1000, gt=0, description="generator steps of WGAN-GP on the main data (5 critic steps "
-                                                    "each: about 2.5x the cost of `steps` GAN-ns steps)")
-    latent2_priors: tuple[PriorName, ...] = Field(("standard", "vamp"), description="priors of the 2-D-latent VAEs "
-                                            "drawn as aggregate posterior over prior")
+    steps: Steps = 1000  # training steps of each neural run on the main data (32 epochs of mnist5k)
+    toy_steps: Steps = 1500  # ... of the VAEs on the 2-D toys
+    wgan_steps: Steps = Field(1000, description="generator steps of WGAN-GP on the main data (5 critic steps "
+                                                "each: about 2.5x the cost of `steps` GAN-ns steps)")
+    latent2_priors: tuple[value_like(VAEConfig, "prior"), ...] = Field(
+        ("standard", "vamp"), description="priors of the 2-D-latent VAEs drawn as aggregate posterior over prior")
     # Toy GAN budgets from short trials: see study.plan.TOY_TRIALS (the report prints it).
-    toy_gan_steps: int = Field(3000, gt=0, description="steps of the GAN and PacGAN2 runs on the 2-D toys")
-    toy_wgan_steps: int = Field(1000, gt=0, description="generator steps of the WGAN-GP runs on the 2-D toys")
-    toy_gan_hidden: tuple[Size, ...] = Field((128, 128, 128), description="generator MLP widths on the 2-D toys; "
-                                            "the discriminator has one layer less")
-    shapes_steps: int = Field(1500, gt=0)  # ... of the interpretability VAEs on `shapes`
-    dim_steps: int = Field(1000, gt=0)  # ... of the GANs of the dimension sweep
-    dim_vae_steps: int = Field(4000, gt=0, description="steps of the dimension sweep's VAEs (on digits at D = 64 "
-                               "a 1,000-step VAE was still improving on validation; 4,000 steps took 16 s)")
-    batch_size: int = Field(128, gt=0)
-    lr: float = Field(1e-3, gt=0)
-    latent_dim: int = Field(16, gt=0)  # VAE latent size on the main data
-    hidden: tuple[Size, ...] = (256, 256)  # MLP widths of VAEs and GANs on the main data
-    toy_hidden: tuple[Size, ...] = (128, 128, 128)  # MLP widths on the 2-D toys
-    arch: choices(ARCHS) = Field("mlp", description="networks of the VAEs and GANs on the main data "
-                                                 "(MLPs: a conv net on 28x28 images costs about 5x more per step)")
-    channels: tuple[Size, ...] = (16, 32, 64)  # conv widths (with arch conv or auto on images of side >= 16)
-    gan_latent_dim: int = Field(16, gt=0)  # GAN base size on the main data (2 on toys)
-    gan_lr: float = Field(2e-4, gt=0)  # Adam lr of both GAN networks (Radford et al. 2016)
-    toy_gan_lr: float = Field(1e-3, gt=0)  # ... on the 2-D toys (short budgets need larger steps)
-    prior_components: int = Field(10, gt=0)  # mog components / VampPrior pseudo-inputs
-    expost_components: int = Field(10, gt=0)  # components of the ex-post mixture (Ghosh et al. 2020)
-    iwae_ks: tuple[Size, ...] = Field((5,), description="importance samples of the N(0, I) VAEs trained on the "
-                                     "IWAE bound (Burda et al. 2016), one run per k")
-    two_stage_steps: int = Field(1000, gt=0, description="Adam steps of the second VAE of the two-stage sampler "
-                                 "(Dai & Wipf 2019), which has the main VAE's widths")
-    toy_n: int = Field(4000, gt=0)  # examples per toy (train + test)
-    shapes_n: int = Field(3000, gt=0)
-    shapes_latent_dim: int = Field(8, gt=0)
-    shapes_arch: choices(ARCHS) = "mlp"  # MLPs as Higgins et al. 2017 on dSprites; fast on CPU
+    toy_gan_steps: Steps = Field(3000, description="steps of the GAN and PacGAN2 runs on the 2-D toys")
+    toy_wgan_steps: Steps = Field(1000, description="generator steps of the WGAN-GP runs on the 2-D toys")
+    toy_gan_hidden: field_like(GANConfig, "hidden", default=(128, 128, 128), description=(
+        "generator MLP widths on the 2-D toys; the discriminator has one layer less"))
+    shapes_steps: Steps = 1500  # ... of the interpretability VAEs on `shapes`
+    dim_steps: Steps = 1000  # ... of the GANs of the dimension sweep
+    dim_vae_steps: Steps = Field(4000, description="steps of the dimension sweep's VAEs (on digits at D = 64 "
+                                 "a 1,000-step VAE was still improving on validation; 4,000 steps took 16 s)")
+    batch_size: field_like(TrainConfig, "batch_size")
+    lr: field_like(TrainConfig, "lr")
+    latent_dim: field_like(VAEConfig, "latent_dim")  # VAE latent size on the main data
+    # MLP widths of VAEs and GANs on the main data: checked as the GAN's, which needs at least one layer
+    hidden: field_like(GANConfig, "hidden", default=(256, 256), description="MLP widths on the main data")
+    toy_hidden: value_like(VAEConfig, "hidden") = (128, 128, 128)  # VAE MLP widths on the 2-D toys
+    arch: field_like(VAEConfig, "arch", default="mlp", description=(
+        "networks of the VAEs and GANs on the main data (MLPs: a conv net on 28x28 images costs about 5x more "
+        "per step)"))
+    # conv widths (with arch conv or auto on images of side >= 16)
+    channels: field_like(VAEConfig, "channels", default=(16, 32, 64))
+    gan_latent_dim: field_like(GANConfig, "latent_dim", default=16)  # GAN base size on the main data (2 on toys)
+    gan_lr: field_like(GANConfig, "lr_g", default=2e-4)  # Adam lr of both GAN networks (Radford et al. 2016)
+    toy_gan_lr: field_like(GANConfig, "lr_g")  # ... on the 2-D toys: the GAN's default, tuned on ring8
+    prior_components: field_like(VAEConfig, "prior_components")  # mog components / VampPrior pseudo-inputs
+    # components of the ex-post mixture (Ghosh et al. 2020)
+    expost_components: field_like(GMMConfig, "components", default=10)
+    iwae_ks: tuple[value_like(VAEConfig, "iwae_k"), ...] = Field(
+        (5,), description="importance samples of the N(0, I) VAEs trained on the IWAE bound (Burda et al. 2016), "
+                          "one run per k")
+    two_stage_steps: Steps = Field(1000, description="Adam steps of the second VAE of the two-stage sampler "
+                                   "(Dai & Wipf 2019), which has the main VAE's widths")
+    toy_n: Examples = 4000  # examples per toy (train + test)
+    shapes_n: Examples = 3000
+    shapes_latent_dim: field_like(VAEConfig, "latent_dim", default=8)
+    shapes_arch: field_like(VAEConfig, "arch", default="mlp")  # MLPs as Higgins et al. 2017 on dSprites; fast on CPU
     eval_k: int = Field(500, gt=0)  # importance samples of the IWAE NLL
     n_generated: int = Field(2000, ge=2, description="model samples drawn for every sample metric")
     hole_draws: int = Field(10_000, ge=2, description="prior draws scored by the prior-hole metric")
-    betas: tuple[Annotated[float, Field(gt=0)], ...] = Field((0.25, 0.5, 1.0, 2.0, 4.0), description="KL weights of the rate-distortion "
-                                     "sweep of the N(0, I) and VampPrior VAEs (Alemi et al. 2018)")
-    gmm_ks: tuple[Size, ...] = (1, 2, 4, 8, 16, 25, 32)  # mixture sizes of the k-sweep
-    gmm_steps: int = Field(100, gt=0)  # EM iterations
-    gmm_reg_covar: float = Field(1e-3, gt=0)  # covariance floor on image data (pixels with no variance)
+    # KL weights > 0, stricter than the VAE's >= 0: at 0 the rate is free, which is no point of the sweep
+    betas: tuple[Annotated[float, Field(gt=0)], ...] = Field(
+        (0.25, 0.5, 1.0, 2.0, 4.0), description="KL weights of the rate-distortion sweep of the N(0, I) and "
+                                                 "VampPrior VAEs (Alemi et al. 2018)")
+    gmm_ks: tuple[value_like(GMMConfig, "components"), ...] = (1, 2, 4, 8, 16, 25, 32)  # mixture sizes of the k-sweep
+    gmm_steps: Steps = 100  # EM iterations
+    # covariance floor on image data (pixels with no variance)
+    gmm_reg_covar: field_like(GMMConfig, "reg_covar", default=1e-3)
     # data dimensions of the dimension sweep (capped at the data's; 784 = every direction of mnist5k)
     dims: tuple[Size, ...] = (2, 8, 32, 128, 784)
     dim_budget: int = Field(20_000, gt=0)  # matched parameter budget of the dimension sweep
@@ -81,7 +95,6 @@ class StudyPreset(StrictModel):
     # thread wastes little, and it keeps a busy machine from slowing to a crawl under thread oversubscription.
     threads: int | None = Field(1, gt=0)
     skip_metrics: tuple[str, ...] = ()  # evaluate.METRICS names left out of every run (same metrics for all)
-
 
 PRESETS: dict[str, StudyPreset] = {
     "quick": StudyPreset(

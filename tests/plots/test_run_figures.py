@@ -1,4 +1,4 @@
-"""Study pictures: image grids at >= 48 px per image, real test images where the captions say they are."""
+"""Run pictures: image grids at >= 48 px per image, real test images where the captions say they are."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from PIL import Image
 
 import gausslab as gl
 from gausslab.plots.grids import grid_cell_px
-from gausslab.study.figures import interpolation, real, recon
+from gausslab.plots.run_figures import interpolation, real, recon
 from tests.conftest import tiny_images
 
 
@@ -38,7 +38,7 @@ def test_grids_show_real_test_images_at_48_px():
     data = tiny_images(n=160)
     model = gl.build_model("vae", data, latent_dim=2)
     with torch.no_grad():
-        rec, lines, grid = recon(None, model, data), interpolation(None, model, data), real(None, model, data)
+        rec, lines, grid = recon(model, data), interpolation(model, data), real(model, data)
     blocks, cell = _cells(rec, 8)
     assert cell >= 48 and blocks.shape[:2] == (8, 8)
     assert np.array_equal(blocks[0::2].reshape(-1, 8, 8), _as_bytes(data.test[:32]))  # odd rows: test images
@@ -51,5 +51,5 @@ def test_grids_show_real_test_images_at_48_px():
 
 def test_cell_size_is_read_back(tmp_path):
     path = tmp_path / "grid.png"
-    path.write_bytes(real(None, None, tiny_images()))
+    path.write_bytes(real(None, tiny_images()))
     assert grid_cell_px(path) == 48
