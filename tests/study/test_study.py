@@ -22,7 +22,7 @@ from gausslab.report.claims import CLAIMS
 from gausslab.report.doc import FONT_PX
 from gausslab.study.driver import split_overrides
 from gausslab.study.plan import Context, budget_width, generative_parameters, gmm_components, plan
-from gausslab.study.presets import PRESETS
+from gausslab.study.presets import PRESETS, preset_with
 from gausslab.study.status import STATUSES
 from tests import browser
 from tests.report.test_report import SECTIONS, Page, _strict, check_cell
@@ -63,6 +63,19 @@ def test_plan_expands_seeds_and_applies_overrides_where_the_setting_exists():
     assert {t.data.n for t in tasks if t.tags.get("toy") == "ring8"} == {321}
     assert {t.section for t in tasks} == {"toys", "mixtures", "dimension", "priors", "latent2d", "ratedistortion",
                                           "shapes", "gans"}
+
+
+def test_toys_and_main_k_sweep_follow_the_preset():
+    """study.toys picks the toys (the first gets the mixture k-sweep); the main data's k-sweep has its own
+    sizes and EM budget, separate from the toy's."""
+    tasks = _plan(seeds=1, sets=["study.toys=[grid25]", "study.main_gmm_ks=[1,3]", "study.main_gmm_steps=7",
+                                 "study.gmm_ks=[2,5]", "study.gmm_steps=9"])
+    assert {t.tags["toy"] for t in tasks if t.section == "toys"} == {"grid25"}
+    sweeps = {t.data.name: t.options for t in tasks if t.kind == "ksweep"}
+    assert sweeps == {"grid25": {"ks": [2, 5], "steps": 9, "reg_covar": 1e-6},
+                      "digits": {"ks": [1, 3], "steps": 7, "reg_covar": PRESETS["quick"].gmm_reg_covar}}
+    with pytest.raises(ConfigError, match="moons"):  # a toy without known modes has no mode coverage
+        preset_with("quick", {"toys": ["moons"]})
 
 
 @pytest.mark.parametrize("sets, needle", [(["model.betta=2"], "did you mean 'beta'"),

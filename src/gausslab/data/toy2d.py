@@ -65,6 +65,10 @@ def grid25(*, n: int = DEFAULT_N, seed: int = 0) -> RawData:
     return _mixture(centres, 0.05, n, seed)
 
 
+# The toys with known modes, where mode coverage (Srivastava et al. 2017) is measured.
+MIXTURE_TOYS = {"ring8": ring8, "grid25": grid25}
+
+
 def moons(*, n: int = DEFAULT_N, seed: int = 0) -> RawData:
     """Two interleaved half circles plus Gaussian noise (std 0.1), as sklearn's make_moons; labels = moon."""
     n, g = check_count(n), _generator(seed)

@@ -16,6 +16,7 @@ from typing import Any
 from gausslab.blocks.priors import PRIORS as PRIOR_CLASSES
 from gausslab.core.config import merge, validate
 from gausslab.data.config import DataConfig
+from gausslab.data.toy2d import MIXTURE_TOYS
 from gausslab.models import MODEL_CONFIGS
 from gausslab.models.vae import IWAE_PLAIN
 from gausslab.training.run_config import resolve
@@ -24,7 +25,6 @@ from gausslab.models import build_model
 from gausslab.study.presets import StudyPreset
 from gausslab.study.record import Task, TaskKind
 
-TOYS = ("ring8", "grid25")
 PRIORS = tuple(PRIOR_CLASSES)  # every prior of the registry, N(0, I) first
 PRIOR_LABELS = {name: cls.label for name, cls in PRIOR_CLASSES.items()}
 RD_PRIORS = ("standard", "vamp")  # the priors of the rate-distortion sweep
@@ -136,8 +136,8 @@ def toy_recipes(ctx: Context) -> list[Recipe]:
     """Claim 1: a 2-D Gaussian base pushed through a VAE decoder / GAN generator onto multimodal toys, next to
     the Gaussian alone (one full-covariance component fitted by EM: the base without a network)."""
     p = ctx.preset
-    toys = [DataConfig(name=t, n=p.toy_n) for t in TOYS]
-    if _is_2d(ctx) and ctx.main.name not in TOYS:
+    toys = [DataConfig(name=t, n=p.toy_n) for t in p.toys]
+    if _is_2d(ctx) and ctx.main.name not in p.toys:
         toys.append(ctx.main)
     out = []
     for data in toys:
@@ -159,11 +159,13 @@ def mixture_recipes(ctx: Context) -> list[Recipe]:
     """Claim 2: explicit Gaussian mixtures of growing K on a toy and on the main data."""
     p = ctx.preset
     out = []
-    for data, reg in ((DataConfig(name=TOYS[0], n=p.toy_n), 1e-6), (ctx.main, _reg_covar(ctx))):
-        ks = sorted({k for k in p.gmm_ks if k <= ctx.n_train}) if data is ctx.main else list(p.gmm_ks)
+    toy = DataConfig(name=p.toys[0], n=p.toy_n)
+    main_ks = sorted({k for k in p.main_gmm_ks if k <= ctx.n_train})
+    for data, reg, ks, steps in ((toy, 1e-6, list(p.gmm_ks), p.gmm_steps),
+                                 (ctx.main, _reg_covar(ctx), main_ks, p.main_gmm_steps)):
         out.append(Recipe(f"gmm-ksweep-{_slug(data.name)}", "mixtures", "GMM k-sweep", "ksweep", data,
-                          tags={"toy": data.name} if data.name in TOYS else {},
-                          options={"ks": ks, "steps": p.gmm_steps, "reg_covar": reg}))
+                          tags={"toy": data.name} if data.name in MIXTURE_TOYS else {},
+                          options={"ks": ks, "steps": steps, "reg_covar": reg}))
     return out
 
 

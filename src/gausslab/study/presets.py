@@ -12,9 +12,10 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from gausslab.core.config import Size, StrictModel, field_like, validate, value_like
+from gausslab.core.config import Size, StrictModel, choices, field_like, validate, value_like
 from gausslab.core.errors import lookup
 from gausslab.data.config import DataConfig
+from gausslab.data.toy2d import MIXTURE_TOYS
 from gausslab.models.gan import GANConfig
 from gausslab.models.gmm import GMMConfig
 from gausslab.models.vae import VAEConfig
@@ -40,6 +41,9 @@ class StudyPreset(StrictModel):
                                                 "each: about 2.5x the cost of `steps` GAN-ns steps)")
     latent2_priors: tuple[value_like(VAEConfig, "prior"), ...] = Field(
         ("standard", "vamp"), description="priors of the 2-D-latent VAEs drawn as aggregate posterior over prior")
+    toys: tuple[choices(MIXTURE_TOYS), ...] = Field(
+        ("ring8", "grid25"), min_length=1, description="2-D toys with known modes of the push-forward claims; the "
+                                                       "first also gets the mixture k-sweep")
     # Toy GAN budgets from short trials: see study.plan.TOY_TRIALS (the report prints it).
     toy_gan_steps: Steps = Field(3000, description="steps of the GAN and PacGAN2 runs on the 2-D toys")
     toy_wgan_steps: Steps = Field(1000, description="generator steps of the WGAN-GP runs on the 2-D toys")
@@ -84,6 +88,9 @@ class StudyPreset(StrictModel):
                                                  "VampPrior VAEs (Alemi et al. 2018)")
     gmm_ks: tuple[value_like(GMMConfig, "components"), ...] = (1, 2, 4, 8, 16, 25, 32)  # mixture sizes of the k-sweep
     gmm_steps: Steps = 100  # EM iterations
+    # The k-sweep on the main data: at D = 784 one EM iteration costs about 9 GFLOP per full-covariance component
+    main_gmm_ks: tuple[value_like(GMMConfig, "components"), ...] = (1, 2, 4, 8, 16, 25, 32)
+    main_gmm_steps: Steps = 100
     # covariance floor on image data (pixels with no variance)
     gmm_reg_covar: field_like(GMMConfig, "reg_covar", default=1e-3)
     # data dimensions of the dimension sweep (capped at the data's; 784 = every direction of mnist5k)
@@ -96,6 +103,7 @@ class StudyPreset(StrictModel):
     threads: int | None = Field(1, gt=0)
     skip_metrics: tuple[str, ...] = ()  # evaluate.METRICS names left out of every run (same metrics for all)
 
+
 PRESETS: dict[str, StudyPreset] = {
     "quick": StudyPreset(
         description="tiny budgets for tests and smoke checks on digits (about 2 minutes on 2 cores)", data="digits",
@@ -105,6 +113,7 @@ PRESETS: dict[str, StudyPreset] = {
         latent_dim=4, hidden=(32,),
         toy_hidden=(32, 32), channels=(8, 16), gan_latent_dim=4, prior_components=4, expost_components=3,
         toy_n=600, shapes_n=300, shapes_latent_dim=4, eval_k=8, gmm_ks=(1, 4, 8), gmm_steps=15, iwae_ks=(3,),
+        main_gmm_ks=(1, 4, 8), main_gmm_steps=15,
         two_stage_steps=30,
         dims=(2, 16), dim_budget=1500, dim_max_components=8, skip_metrics=("kid",),
     ),
@@ -117,7 +126,8 @@ PRESETS: dict[str, StudyPreset] = {
         hidden=(512, 512), toy_hidden=(400, 400, 400), channels=(32, 64, 128), gan_latent_dim=32,
         prior_components=50, expost_components=20, toy_n=12_500, shapes_n=20_000, shapes_latent_dim=10,
         shapes_arch="conv",
-        eval_k=5000, gmm_ks=(1, 2, 4, 8, 16, 25, 32, 64, 100), gmm_steps=300, dims=(2, 8, 32, 128, 784),
+        eval_k=5000, gmm_ks=(1, 2, 4, 8, 16, 25, 32, 64, 100), gmm_steps=300,
+        main_gmm_ks=(1, 2, 4, 8, 16, 25, 32, 64, 100), main_gmm_steps=300, dims=(2, 8, 32, 128, 784),
         wgan_steps=10_000, latent2_priors=("standard", "mog", "vamp", "flow"),
         dim_budget=200_000, dim_max_components=200, threads=None,
     ),
