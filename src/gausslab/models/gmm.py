@@ -297,12 +297,25 @@ class GMM(ClosedFormModel):
         if self.config.covariance == "diag":
             noise = self.covariances[k].sqrt() * eps
         else:
-            noise = (self._cholesky()[k] @ eps.unsqueeze(-1)).squeeze(-1)  # [n, D]
+            noise = _correlated(eps, k, self._cholesky())
         return self.preprocessor.inverse(self.means[k] + noise), k
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """n draws [n, *shape] in the model's dtype, as `draw`."""
         return self.draw(n, generator)[0].to(self.dtype).view(n, *self.shape)
+
+
+def _correlated(eps: Tensor, k: Tensor, chol: Tensor) -> Tensor:
+    """L_k eps_n [n, D] for draws eps [n, D] of components k [n] with Cholesky factors chol [K, D, D].
+
+    One GEMM per drawn component: gathering a [D, D] factor per draw ([n, D, D], 1.2 GB for 256 draws
+    at D = 784) made sampling the D = 784 mixture take 15 s per 2,000 draws.
+    """
+    noise = torch.empty_like(eps)
+    for j in k.unique().tolist():
+        rows = k == j
+        noise[rows] = eps[rows] @ chol[j].T
+    return noise
 
 
 def _split(rows: Tensor) -> tuple[Tensor, Tensor]:
