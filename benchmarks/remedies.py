@@ -13,7 +13,7 @@
 
 `--data` picks the data set and with it the VAE (`SETUPS`): on `digits` 8 latents, MLP 128-128, 50 epochs
 (the README's setup); on `mnist5k` the VAE of the study's priors section on its main data
-(the `standard` preset: 16 latents, MLP 256-256, 1,000 steps, its batch size and learning rate, and its
+(the `standard` preset: 16 latents, MLP 256-256, its steps (800), batch size and learning rate, and its
 ex-post and two-stage settings). Tables give mean ± sd over the seeds, then 95 % t intervals of the
 per-seed paired differences to the ELBO run (training) and to prior sampling (sampling), as the study's
 verdicts use them (`gausslab.study.stats.seed_interval`).
