@@ -3,15 +3,22 @@ compared with the optimizer, weights and RNG state that were saved."""
 
 import hashlib
 import json
+import re
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from gausslab.core.errors import CheckpointError
 from gausslab.models import build_model
+from gausslab.models.base import adam
 from gausslab.training import checkpoint as ckpt
 from tests.state import assert_same_state, scrambled
+
+
+def where(path):
+    """A path as the messages quote it, as a regular expression."""
+    return re.escape(repr(str(path)))
 
 
 def trained(seed=0, steps=3):
@@ -102,24 +109,25 @@ def test_a_pending_file_named_by_the_committed_state_is_read_and_a_stray_one_is_
     ckpt.load_weights(tmp_path, fresh)  # as after a kill between the commit and the move
     assert_same_state(fresh, model)
     (tmp_path / "model.safetensors.pending").write_bytes(b"x" * 64)
-    with pytest.raises(CheckpointError, match="model.safetensors' does not match the checksum in state.json"):
+    with pytest.raises(CheckpointError, match=f"^{where(tmp_path / 'model.safetensors')} does not match the checksum in "
+                                              "state.json: torn or edited file$"):
         ckpt.load_weights(tmp_path, fresh)
 
 
 @pytest.mark.parametrize("content, message", [
-    ("[1, 2]", "state.json' is corrupt$"),
-    ("{\"step\": -1, \"sha256\": {}}", "state.json' is corrupt: "),
-    ("{\"step\": 3}", "state.json' is corrupt: .*sha256"),
-    ("{not json", "state.json' is corrupt$"),
+    ("[1, 2]", "\\.json' is corrupt$"),
+    ("{\"step\": -1, \"sha256\": {}}", "\\.json' is corrupt: .*step"),
+    ("{\"step\": 3}", "\\.json' is corrupt: .*sha256"),
+    ("{not json", "\\.json' is corrupt$"),
 ])
 def test_a_broken_state_json_is_reported_as_corrupt(tmp_path, content, message):
     (tmp_path / "state.json").write_text(content)
-    with pytest.raises(CheckpointError, match=message):
+    with pytest.raises(CheckpointError, match="^" + re.escape(repr(str(tmp_path / "state"))[:-1]) + message):
         ckpt.read_state(tmp_path)
 
 
 def test_read_state_reports_a_missing_checkpoint_and_keeps_extra_keys(tmp_path):
-    with pytest.raises(CheckpointError, match="has no checkpoint \\(state.json is missing\\)"):
+    with pytest.raises(CheckpointError, match=f"^run folder {where(tmp_path)} has no checkpoint \\(state.json is missing\\)$"):
         ckpt.read_state(tmp_path)
     saved(tmp_path, total_steps=9)
     state = ckpt.read_state(tmp_path)
@@ -130,34 +138,80 @@ def test_missing_or_unreadable_weight_files_are_reported(tmp_path):
     saved(tmp_path)
     model = build_model("vae", (3,), latent_dim=2, hidden=(4,), seed=1)
     (tmp_path / "state.safetensors").unlink()
-    with pytest.raises(CheckpointError, match="is missing state.safetensors"):
+    with pytest.raises(CheckpointError, match=f"^run folder {where(tmp_path)} is missing state.safetensors$"):
         ckpt.load_training_state(tmp_path, model, model.optimizers(0.01))
     state = json.loads((tmp_path / "state.json").read_text())
     (tmp_path / "model.safetensors").write_bytes(b"not safetensors")
     state["sha256"]["model.safetensors"] = hashlib.sha256(b"not safetensors").hexdigest()
     (tmp_path / "state.json").write_text(json.dumps(state))
-    with pytest.raises(CheckpointError, match="model.safetensors' is not a valid safetensors file"):
+    with pytest.raises(CheckpointError, match=f"^{where(tmp_path / 'model.safetensors')} is not a valid safetensors file \\(."):
         ckpt.load_weights(tmp_path, model)
 
 
 def test_weights_of_another_shape_are_refused_naming_the_tensor(tmp_path):
     saved(tmp_path)
     other = build_model("vae", (3,), latent_dim=3, hidden=(4,), seed=1)
-    with pytest.raises(CheckpointError, match="does not fit the model in config.json: .*size mismatch"):
+    with pytest.raises(CheckpointError, match=f"^{where(tmp_path / 'model.safetensors')} does not fit the model in "
+                                              "config.json: size mismatch for "):
         ckpt.load_weights(tmp_path, other)
 
 
 def test_an_optimizer_the_checkpoint_lacks_and_a_state_without_rng_are_refused(tmp_path):
     model, _ = saved(tmp_path)
     two = {"model": model.optimizers(0.01)["model"], "critic": model.optimizers(0.01)["model"]}
-    with pytest.raises(CheckpointError, match="has no state for optimizer 'critic'"):
+    with pytest.raises(CheckpointError, match=f"^checkpoint in {where(tmp_path)} has no state for optimizer 'critic'$"):
         ckpt.load_training_state(tmp_path, model, two)
     tensors = load_file(tmp_path / "state.safetensors")
     del tensors["rng.torch"]
-    from safetensors.torch import save_file
     save_file(tensors, tmp_path / "state.safetensors")
     state = json.loads((tmp_path / "state.json").read_text())
     state["sha256"]["state.safetensors"] = hashlib.sha256((tmp_path / "state.safetensors").read_bytes()).hexdigest()
     (tmp_path / "state.json").write_text(json.dumps(state))
-    with pytest.raises(CheckpointError, match="state.safetensors' holds no RNG state"):
+    with pytest.raises(CheckpointError, match=f"^{where(tmp_path / 'state.safetensors')} holds no RNG state$"):
         ckpt.load_training_state(tmp_path, model, model.optimizers(0.01))
+
+
+def test_weights_that_lack_a_layer_of_the_model_are_refused(tmp_path):
+    saved(tmp_path)
+    deeper = build_model("vae", (3,), latent_dim=2, hidden=(4, 4), seed=1)  # the same names, and more
+    with pytest.raises(CheckpointError, match="does not fit the model in config.json: Missing key\\(s\\) in state_dict"):
+        ckpt.load_weights(tmp_path, deeper)
+
+
+def test_an_optimizer_over_other_parameters_is_refused(tmp_path):
+    model, _ = saved(tmp_path)
+    fewer = {"model": adam(list(model.parameters())[:2], lr=0.01)}  # the models' Adam (fused), on two tensors
+    with pytest.raises(CheckpointError, match=f"^the optimizer state in {where(tmp_path)} does not fit optimizer 'model': "
+                                              "loaded state dict contains a parameter group"):
+        ckpt.load_training_state(tmp_path, model, fewer)
+
+
+class CountingSGD(torch.optim.SGD):
+    """SGD that keeps a plain-number count of its steps per parameter: optimizer state that is not a tensor."""
+
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p]["count"] = self.state[p].get("count", 0) + 1
+        return super().step(closure)
+
+
+def test_optimizer_state_that_is_not_a_tensor_is_saved_in_state_json_and_restored(tmp_path):
+    model = build_model("vae", (3,), latent_dim=2, hidden=(4,), seed=0)
+    opt = CountingSGD(model.parameters(), lr=0.1, momentum=0.9)
+    x = torch.randn(8, 3, generator=torch.Generator().manual_seed(0))
+    for step in range(2):
+        opt.zero_grad()
+        next(iter(model.training_losses(x, step))).value.backward()
+        opt.step()
+    ckpt.save_checkpoint(tmp_path, model, {"sgd": opt}, 2)
+    scalars = json.loads((tmp_path / "state.json").read_text())["optimizers"]["sgd"]["scalars"]
+    assert scalars == {f"{i}.count": 2 for i in range(len(opt.param_groups[0]["params"]))}
+    assert "opt.sgd.0.momentum_buffer" in load_file(tmp_path / "state.safetensors")
+    fresh = build_model("vae", (3,), latent_dim=2, hidden=(4,), seed=1)
+    fresh_opt = CountingSGD(fresh.parameters(), lr=0.1, momentum=0.9)
+    ckpt.load_training_state(tmp_path, fresh, {"sgd": fresh_opt})
+    restored = fresh_opt.state_dict()["state"]
+    assert all(entry["count"] == 2 for entry in restored.values()) and len(restored) == len(scalars)
+    for i, entry in opt.state_dict()["state"].items():
+        assert torch.equal(restored[i]["momentum_buffer"], entry["momentum_buffer"])
