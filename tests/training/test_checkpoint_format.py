@@ -186,19 +186,26 @@ def test_an_optimizer_over_other_parameters_is_refused(tmp_path):
         ckpt.load_training_state(tmp_path, model, fewer)
 
 
-class CountingSGD(torch.optim.SGD):
-    """SGD that keeps a plain-number count of its steps per parameter: optimizer state that is not a tensor."""
+class Tally(torch.optim.Optimizer):
+    """Plain SGD that keeps a step count (a number) for every parameter and the last gradient (a tensor) of the
+    first one only: optimizer state that is not a tensor, entries without a tensor, and names with dots."""
 
+    def __init__(self, params, lr=0.1):
+        super().__init__(params, {"lr": lr})
+
+    @torch.no_grad()
     def step(self, closure=None):
         for group in self.param_groups:
-            for p in group["params"]:
-                self.state[p]["count"] = self.state[p].get("count", 0) + 1
-        return super().step(closure)
+            for i, p in enumerate(group["params"]):
+                self.state[p]["steps.done"] = self.state[p].get("steps.done", 0) + 1
+                if i == 0:
+                    self.state[p]["last.grad"] = p.grad.clone()
+                p.add_(p.grad, alpha=-group["lr"])
 
 
 def test_optimizer_state_that_is_not_a_tensor_is_saved_in_state_json_and_restored(tmp_path):
     model = build_model("vae", (3,), latent_dim=2, hidden=(4,), seed=0)
-    opt = CountingSGD(model.parameters(), lr=0.1, momentum=0.9)
+    opt = Tally(model.parameters())
     x = torch.randn(8, 3, generator=torch.Generator().manual_seed(0))
     for step in range(2):
         opt.zero_grad()
@@ -206,12 +213,13 @@ def test_optimizer_state_that_is_not_a_tensor_is_saved_in_state_json_and_restore
         opt.step()
     ckpt.save_checkpoint(tmp_path, model, {"sgd": opt}, 2)
     scalars = json.loads((tmp_path / "state.json").read_text())["optimizers"]["sgd"]["scalars"]
-    assert scalars == {f"{i}.count": 2 for i in range(len(opt.param_groups[0]["params"]))}
-    assert "opt.sgd.0.momentum_buffer" in load_file(tmp_path / "state.safetensors")
+    count = len(opt.param_groups[0]["params"])
+    assert scalars == {f"{i}.steps.done": 2 for i in range(count)}
+    assert list(load_file(tmp_path / "state.safetensors")) == ["opt.sgd.0.last.grad", "rng.torch"]
     fresh = build_model("vae", (3,), latent_dim=2, hidden=(4,), seed=1)
-    fresh_opt = CountingSGD(fresh.parameters(), lr=0.1, momentum=0.9)
+    fresh_opt = Tally(fresh.parameters())
     ckpt.load_training_state(tmp_path, fresh, {"sgd": fresh_opt})
     restored = fresh_opt.state_dict()["state"]
-    assert all(entry["count"] == 2 for entry in restored.values()) and len(restored) == len(scalars)
-    for i, entry in opt.state_dict()["state"].items():
-        assert torch.equal(restored[i]["momentum_buffer"], entry["momentum_buffer"])
+    assert sorted(restored) == list(range(count)) and all(restored[i]["steps.done"] == 2 for i in range(count))
+    assert torch.equal(restored[0]["last.grad"], opt.state_dict()["state"][0]["last.grad"])
+    assert all(set(restored[i]) == {"steps.done"} for i in range(1, count))
