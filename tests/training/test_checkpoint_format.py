@@ -223,3 +223,13 @@ def test_optimizer_state_that_is_not_a_tensor_is_saved_in_state_json_and_restore
     assert sorted(restored) == list(range(count)) and all(restored[i]["steps.done"] == 2 for i in range(count))
     assert torch.equal(restored[0]["last.grad"], opt.state_dict()["state"][0]["last.grad"])
     assert all(set(restored[i]) == {"steps.done"} for i in range(1, count))
+
+
+def test_an_edited_optimizer_setting_of_another_kind_is_refused_naming_it(tmp_path):
+    model, _ = saved(tmp_path)
+    state = json.loads((tmp_path / "state.json").read_text())
+    state["optimizers"]["model"]["param_groups"][0]["lr"] = "fast"
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match=f"^{where(tmp_path / 'state.json')} is corrupt: optimizer 'model' setting "
+                                              "'lr' is 'fast', not a number$"):
+        ckpt.load_training_state(tmp_path, model, model.optimizers(0.01))
