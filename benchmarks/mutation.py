@@ -5,7 +5,7 @@ Each module is mutated alone in a scratch copy of the repository, in the functio
 mutant runs against that module's own tests only; mutmut runs just the tests that reach the mutated
 function, stopping at the first failure. The score is killed / tested mutants (a timeout or a
 crash counts as killed: the mutant broke the code). Scores and every surviving mutant's diff go
-into benchmarks/results.json under "mutation"; not part of `make test` (about 30 minutes on 2 cores).
+into benchmarks/results.json under "mutation"; not part of `make test` (about an hour on 2 cores).
 
     python -m benchmarks.mutation [MODULE ...]      MODULE: a key of TARGETS (default: all, in turn)
 """

@@ -160,3 +160,17 @@ def test_held_out_terms_are_the_batch_means_with_the_bound_under_iwae():
     assert terms["elbo"].item() == pytest.approx((terms["recon"] - terms["kl"]).item(), rel=1e-5, abs=1e-5)
     assert terms["elbo"].item() < terms["recon"].item()
     assert set(exact_posterior_vae("elbo", 2).validation_terms(x)) == {"elbo", "recon", "kl"}
+
+
+def test_the_elbo_under_a_mixture_prior_charges_log_q_minus_log_p_at_its_own_draw():
+    model = mixture_vae()
+    x = torch.randn(6, 2, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(2)
+    terms = model.elbo(x)
+    torch.manual_seed(2)
+    q = model.encode(x)
+    z = q.rsample()
+    recon = Normal(model.decoder(z), model.likelihood.log_std.exp()).log_prob(x).sum(-1)
+    kl = q.log_prob(z).sum(-1) - model.prior.log_prob(z)
+    assert torch.allclose(terms.kl, kl, rtol=1e-5, atol=1e-6) and torch.allclose(terms.recon, recon, rtol=1e-5)
+    assert torch.allclose(terms.elbo, recon - kl, rtol=1e-5, atol=1e-5)
