@@ -5,7 +5,7 @@ Each module is mutated alone in a scratch copy of the repository, in the functio
 mutant runs against that module's own tests only; mutmut runs just the tests that reach the mutated
 function, stopping at the first failure. The score is killed / tested mutants (a timeout or a
 crash counts as killed: the mutant broke the code). Scores and every surviving mutant's diff go
-into benchmarks/results.json under "mutation"; not part of `make test` (about 30 minutes on 2 cores).
+into benchmarks/results.json under "mutation"; not part of `make test` (about an hour on 2 cores).
 
     python -m benchmarks.mutation [MODULE ...]      MODULE: a key of TARGETS (default: all, in turn)
 """
@@ -52,12 +52,14 @@ class Target:
 
 
 TARGETS: dict[str, Target] = {
-    "train": Target("training/loop.py", ("_Schedule.rows", "total_steps", "_Loop._start", "_Loop._step", "_Loop._update",
-                                 "_Loop._accumulate", "_Loop._after_step", "_Loop._log_record", "_Loop._resume"),
-                    ("tests/training/test_loop.py", "tests/training/test_checkpoint.py")),
+    "train": Target("training/loop.py", ("_Schedule.rows", "total_steps", "_Loop._step", "_Loop._update",
+                                         "_Loop._accumulate", "_Loop._resume"),
+                    ("tests/training/test_loop.py", "tests/training/test_loop_reference.py",
+                     "tests/training/test_checkpoint.py")),
     "checkpoint": Target("training/checkpoint.py", ("_split_optimizer", "_join_optimizer", "save_checkpoint", "read_state",
                                            "_read_tensors", "load_weights", "load_training_state"),
-                         ("tests/training/test_checkpoint.py", "tests/training/test_loop.py")),
+                         ("tests/training/test_checkpoint.py", "tests/training/test_checkpoint_format.py",
+                          "tests/training/test_loop.py")),
     "guard": Target("training/guard.py", ("NonFiniteGuard.__init__", "NonFiniteGuard.admit", "NonFiniteGuard.check"),
                     ("tests/training/test_loop.py",)),
     "likelihoods": Target("blocks/likelihoods.py", ("Bernoulli.log_prob", "Bernoulli.mean", "Bernoulli.sample",
@@ -74,7 +76,7 @@ TARGETS: dict[str, Target] = {
                        ("tests/blocks/test_coupling.py", "tests/blocks/test_priors.py")),
     "vae": Target("models/vae.py", ("VAE.likelihood_kind", "VAE.encode", "VAE.kl", "VAE.elbo", "VAE.iwae_bound",
                                     "VAE.beta_at", "VAE.training_losses", "VAE._free_bits", "VAE.validation_terms"),
-                  ("tests/models/test_vae.py", "tests/metrics/test_nll.py")),
+                  ("tests/models/test_vae.py", "tests/models/test_vae_objective.py", "tests/metrics/test_nll.py")),
     "samples": Target("metrics/samples.py", ("_strict_threshold", "_Tally.add", "_Tally.result", "frechet_distance",
                                              "_psd_sqrt", "fid", "polynomial_mmd2", "kid"),
                       ("tests/metrics/test_samples.py",)),
