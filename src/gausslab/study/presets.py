@@ -122,10 +122,12 @@ PRESETS: dict[str, StudyPreset] = {
     # (12 s since metrics.nll decodes 2,048 rows at a time), KID 7 s. So the standard study trims: 800 steps on
     # the main data (there the priors' validation ELBO made 5-8 % of its gain in the last quarter; 10 % marks a
     # run not converged), ring8 alone (no GAN converged on grid25 within the budgets tried, TOY_TRIALS), three
-    # sweep dimensions, three betas, k=100 for the test NLL, no KID (FID stays), the main k-sweep to K=4.
+    # sweep dimensions, three betas, k=100 for the test NLL, no KID (FID stays), the main k-sweep to K=4, the
+    # 2-D-latent picture of N(0, I) alone, and short WGAN-GP budgets (their toy runs mode-collapsed at 500 steps).
     "standard": StudyPreset(
         description="the default: mnist5k, 3 seeds, the dimension sweep up to 784, trimmed for 2 cores",
-        steps=800, toys=("ring8",), toy_wgan_steps=500, wgan_steps=300, shapes_steps=1000, dims=(8, 64, 784),
+        steps=800, toys=("ring8",), toy_wgan_steps=300, wgan_steps=200, shapes_steps=800, dims=(8, 64, 784),
+        latent2_priors=("standard",),
         dim_vae_steps=3000, betas=(0.25, 1.0, 4.0), eval_k=100, skip_metrics=("kid",), main_gmm_ks=(1, 2, 4),
         main_gmm_steps=30,
     ),
