@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
@@ -103,6 +103,7 @@ def test_interval_is_rounded_to_its_half_width():
 @settings(max_examples=200, deadline=None)
 @given(st.floats(-1e6, 1e6, allow_nan=False).filter(lambda v: abs(v) > 1e-6),
        st.floats(1e-6, 1e6, allow_nan=False))
+@example(0.99999, 0.0625)  # rounds up to the next power of ten: "1.00", not "1.000"
 def test_never_more_than_three_significant_digits(mean, sd):
     head = format_mean_sd(mean, sd).split(" ± ")[0]
     digits = re.sub(r"[^0-9]", "", head).lstrip("0")

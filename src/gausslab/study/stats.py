@@ -109,7 +109,9 @@ def verdict(direction: int, seeds: Interval, examples: Interval | None = None) -
 
 def decimals(spread: float | None, value: float, significant: int = 2, most: int = 3) -> int:
     """Decimal places showing `spread` to `significant` digits, but `value` to at most `most` digits."""
-    cap = most - 1 - _exponent(value) if value else most - 1 - _exponent(spread or 1.0)
+    # the exponent after rounding to `most` digits: 0.99999 rounds up to 1.00, one digit left of the point
+    cap = most - 1 - _exponent(round(value, most - 1 - _exponent(value))) if value else \
+        most - 1 - _exponent(spread or 1.0)
     if not spread or not math.isfinite(spread):
         return cap
     return min(significant - 1 - _exponent(spread), cap)
