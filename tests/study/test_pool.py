@@ -9,7 +9,7 @@ import pytest
 
 from gausslab.data.config import DataConfig
 from gausslab.study.plan import Context, plan
-from gausslab.study.pool import run_tasks, waves
+from gausslab.study.pool import run_tasks
 from gausslab.study.presets import PRESETS
 from gausslab.study.record import METRICS_JSON, PER_EXAMPLE, run_dir
 from gausslab.study.execute import RunContext
@@ -21,11 +21,6 @@ def _tasks():
     preset = PRESETS["quick"]
     ctx = Context(preset, DataConfig(name="digits"), (1, 8, 8), 1257, lambda dim: DataConfig(name="digits"))
     return [t for t in plan(ctx, 1, {}) if t.group in GROUPS]
-
-
-def test_a_run_that_reuses_another_waits_for_it():
-    first, second = waves(_tasks())
-    assert [t.group for t in second] == ["prior-expost"] and "prior-standard" in {t.group for t in first}
 
 
 def _numbers(root, task):

@@ -28,7 +28,7 @@ from gausslab.study.plan import generative_parameters
 from gausslab.study.presets import StudyPreset
 from gausslab.study.record import (ERROR, METRICS_JSON, Task, is_finished, run_dir, write_error, write_json,
                                    write_per_example)
-from gausslab.training.fitting import fit_gmm, k_sweep, select_k
+from gausslab.training.fitting import k_sweep, select_k
 from gausslab.training.loop import Interrupted, fit
 
 Outcome = Literal["skipped", "finished", "failed"]
@@ -120,7 +120,7 @@ def sampler_task(task: Task, folder: Path, ctx: RunContext) -> None:
     Only what sampling changes is measured again (sample metrics); likelihood and latent statistics
     belong to the unchanged network and stay in its own run.
     """
-    source = run_dir(ctx.root, f"{task.options['source']}-s{task.seed}")
+    source = run_dir(ctx.root, task.source)
     if not is_finished(source, "train"):
         raise TrainingError(f"its source run {source.name!r} did not finish")
     data = ctx.data(task.data)
@@ -160,7 +160,7 @@ def ksweep_task(task: Task, folder: Path, ctx: RunContext) -> None:
     points = k_sweep(data, opts["ks"], covariance="full", steps=opts["steps"], seed=task.seed,
                      reg_covar=opts["reg_covar"])
     best = select_k(points)
-    gmm = fit_gmm(data, opts["steps"], task.seed, components=best.k, reg_covar=opts["reg_covar"])
+    gmm = best.model
     evaluation = ctx.evaluate(gmm, data)
     values = evaluation.to_dict()
     for p in points:

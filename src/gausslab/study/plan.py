@@ -161,8 +161,8 @@ def mixture_recipes(ctx: Context) -> list[Recipe]:
     out = []
     toy = DataConfig(name=p.toys[0], n=p.toy_n)
     main_ks = sorted({k for k in p.main_gmm_ks if k <= ctx.n_train})
-    for data, reg, ks, steps in ((toy, 1e-6, list(p.gmm_ks), p.gmm_steps),
-                                 (ctx.main, _reg_covar(ctx), main_ks, p.main_gmm_steps)):
+    sweeps = [(toy, 1e-6, list(p.gmm_ks), p.gmm_steps), (ctx.main, _reg_covar(ctx), main_ks, p.main_gmm_steps)]
+    for data, reg, ks, steps in sweeps[:1] if ctx.main.name == toy.name else sweeps:  # a toy as main data: one sweep
         out.append(Recipe(f"gmm-ksweep-{_slug(data.name)}", "mixtures", "GMM k-sweep", "ksweep", data,
                           tags={"toy": data.name} if data.name in MIXTURE_TOYS else {},
                           options={"ks": ks, "steps": steps, "reg_covar": reg}))

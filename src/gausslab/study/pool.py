@@ -2,16 +2,16 @@
 
 Tasks are independent: each seeds itself, writes only its own folder and reads only files that
 exist before it starts (data projections, the domain feature extractors, which the parent
-prepares first). The one exception, a task that reuses another's network (`options["source"]`,
-the ex-post sampler), runs in a second wave after every first-wave task. So a parallel study
+prepares first). The one exception, a task that reuses another's network (`Task.source`, the
+ex-post and two-stage samplers), starts only once that run has finished. So a parallel study
 writes the same numbers as a serial one with the same threads per run (`preset.threads`; when
-None, each worker gets cores // workers). Longest tasks start first, which keeps the workers busy
-to the end.
+None, each worker gets cores // workers). `study.schedule` decides which task goes next.
 """
 
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import signal
 import sys
@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from gausslab.evaluation import features
 from gausslab.study.presets import StudyPreset
 from gausslab.study.record import Task
+from gausslab.study.schedule import DataSize, Schedule
 from gausslab.study.execute import RunContext, execute
 from gausslab.training.progress import Mode
 
@@ -66,20 +67,12 @@ def prepare(tasks: list[Task], ctx: RunContext) -> None:
             features.extractor(data, cache_dir=ctx.cache(data))
 
 
-def waves(tasks: list[Task]) -> list[list[Task]]:
-    """Independent tasks, then those reusing another task's run; each wave longest first."""
-    first = [t for t in tasks if "source" not in t.options]
-    second = [t for t in tasks if "source" in t.options]
-    return [sorted(w, key=cost, reverse=True) for w in (first, second) if w]
-
-
-def cost(task: Task) -> float:
-    """A rough relative cost, only used to start long tasks first."""
-    if task.config is None:
-        return float(sum(task.options.get("ks", [])) * task.options.get("steps", 1))
-    model = task.config.model
-    return float(task.config.train.steps or 0) * getattr(model, "n_critic", 1) * max(getattr(model, "hidden", None)
-                                                                                     or (64,))
+def data_size(ctx: RunContext) -> DataSize:
+    """A task -> (training examples, data dimension) of its data, as `schedule.cost` needs them."""
+    def size(task: Task) -> tuple[int, int]:
+        data = ctx.data(task.data)
+        return len(data.train), math.prod(data.shape)
+    return size
 
 
 def run_tasks(tasks: list[Task], ctx: RunContext, workers: int, show: Mode) -> dict[str, int]:
@@ -93,13 +86,12 @@ def run_tasks(tasks: list[Task], ctx: RunContext, workers: int, show: Mode) -> d
     with threads(budget), tqdm(total=len(tasks), desc="study", unit="run", disable=show != "bar", file=sys.stderr,
                                dynamic_ncols=True) as bar:
         prepare(tasks, ctx)
-        for wave in waves(tasks):
-            outcomes = _serial(wave, ctx) if workers <= 1 else _parallel(wave, ctx, workers, budget)
-            for outcome in outcomes:
-                counts[outcome] += 1
-                bar.update(1)
-                if show == "lines":
-                    print(_progress_line(counts, len(tasks), time.perf_counter() - start), file=sys.stderr, flush=True)
+        schedule = Schedule(tasks, data_size(ctx))
+        for outcome in _serial(schedule, ctx) if workers <= 1 else _parallel(schedule, ctx, workers, budget):
+            counts[outcome] += 1
+            bar.update(1)
+            if show == "lines":
+                print(_progress_line(counts, len(tasks), time.perf_counter() - start), file=sys.stderr, flush=True)
     return {k: counts.get(k, 0) for k in OUTCOMES}
 
 
@@ -110,19 +102,26 @@ def _progress_line(counts: Counter[str], total: int, elapsed: float) -> str:
     return f"study: {sum(counts.values())}/{total} runs done ({parts}) after {minutes}m{seconds:02d}s"
 
 
-def _serial(tasks: list[Task], ctx: RunContext) -> Iterator[str]:
-    for task in tasks:
-        yield execute(task, ctx)
+def _serial(schedule: Schedule, ctx: RunContext) -> Iterator[str]:
+    while (task := schedule.pop()) is not None:
+        outcome = execute(task, ctx)
+        schedule.done(task)
+        yield outcome
 
 
-def _parallel(tasks: list[Task], ctx: RunContext, workers: int, budget: int) -> Iterator[str]:
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=get_context("spawn"),
+def _parallel(schedule: Schedule, ctx: RunContext, workers: int, budget: int) -> Iterator[str]:
+    """Outcomes as tasks finish; a worker is handed the next task the moment it is free, so a task
+    released by its source (or a longer one) is never queued behind the tasks submitted before it."""
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(schedule)), mp_context=get_context("spawn"),
                                initializer=_start_worker, initargs=(os.getpid(), str(ctx.root), ctx.preset, budget))
     try:
-        pending: set[Future] = {pool.submit(_execute_in_worker, task) for task in tasks}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        running: dict[Future, Task] = {}
+        while len(schedule):
+            while len(running) < workers and (task := schedule.pop()) is not None:
+                running[pool.submit(_execute_in_worker, task)] = task
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
+                schedule.done(running.pop(future))
                 yield future.result()  # a worker's Interrupted (Ctrl-C) surfaces here
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

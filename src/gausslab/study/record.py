@@ -57,6 +57,11 @@ class Task(StrictModel):
     config: RunConfig | None = None  # for kind == "train"
     options: dict[str, Any] = {}  # kind-specific: the source run and a sampler's fit options, k-sweep sizes
 
+    @property
+    def source(self) -> str | None:
+        """The name of the run whose network this task reuses (`options["source"]`, same seed), if any."""
+        return f"{self.options['source']}-s{self.seed}" if "source" in self.options else None
+
 
 class StudyInfo(StrictModel):
     """study.json: everything the report header needs, and the plan."""
@@ -205,6 +210,6 @@ def read_runs(root: Path, info: StudyInfo) -> list[RunResult]:
     """Every task's run, in plan order (a source run is always planned before the runs that reuse it)."""
     runs: dict[str, RunResult] = {}
     for task in info.tasks:
-        source = runs.get(f"{task.options['source']}-s{task.seed}") if "source" in task.options else None
+        source = runs.get(task.source) if task.source else None
         runs[task.name] = read_run(root, task, source)
     return list(runs.values())

@@ -56,6 +56,7 @@ class KSweepPoint:
     bic: float  # on the training set
     valid_log_likelihood: float | None = None  # mean nats per validation example (None without that split)
     test_log_likelihoods: Tensor | None = field(default=None, repr=False)  # [M] float64, per test example
+    model: GMM | None = field(default=None, repr=False)  # the fitted mixture
 
 
 def k_sweep(
@@ -77,7 +78,8 @@ def k_sweep(
             valid_ll = (float(model.log_prob(_seeded_view(model, data.valid, data.levels, seed).double()).mean())
                         if data.valid is not None else None)
             bic = float(model.bic(_seeded_view(model, data.train, data.levels, seed)))
-        points.append(KSweepPoint(k, float(test_ll.mean()), model.n_parameters, seconds, bic, valid_ll, test_ll))
+        points.append(KSweepPoint(k, float(test_ll.mean()), model.n_parameters, seconds, bic, valid_ll, test_ll,
+                                  model))
     return points
 
 
