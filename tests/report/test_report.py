@@ -137,7 +137,7 @@ def study(tmp_path):
             _png(folder / FIGURES / "samples.png")
     info = StudyInfo(gausslab_version="0.1.0", preset="quick", preset_config={"description": "test"},
                      overrides=[f"train.steps=3 {EVIL}"], data=f"data/{EVIL}.npz", seeds=3,
-                     hardware={"cpu": "test cpu", "cores": 2}, started="2026-01-01T00:00:00", wall_s=12.5,
+                     hardware={"cpu": "test cpu", "cores": 2, "load_average_1min": 1.14111328125}, started="2026-01-01T00:00:00", wall_s=12.5,
                      tasks=tasks)
     write_info(root, info)
     return root
@@ -231,6 +231,11 @@ def test_left_out_runs_are_not_averaged_and_say_why(study):
     assert f"gan-ns-s1 (GAN-ns): failed — RuntimeError: exploded {EVIL}" in text
     assert "1/3 ok; 1 failed; 1 diverged" in text and "2/3 ok; 1 posterior-collapse" in text
     assert "gan-ns-s1" in files.markdown.read_text()
+
+
+def test_the_header_states_the_load_to_two_decimals(study):
+    markdown = build_report(study).markdown.read_text()
+    assert "load average at start 1.14" in markdown and "1.141" not in markdown
 
 
 def test_comparisons_show_intervals(study):

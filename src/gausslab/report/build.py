@@ -90,10 +90,15 @@ def header(view: StudyView) -> list[tuple[str, str]]:
         ("reference set", REFERENCE_SET),
         ("hardware", f"{hw.get('cpu')}, {hw.get('cores')} cores, {hw.get('workers', 1)} worker(s) × "
                      f"{hw.get('torch_threads')} torch thread(s), GPU: {hw.get('gpu')}, load average at start "
-                     f"{hw.get('load_average_1min')}"),
+                     f"{_load(hw.get('load_average_1min'))}"),
         ("software", f"torch {hw.get('torch')}, Python {hw.get('python')}, {hw.get('platform')}"),
         ("started", info.started),
         ("wall time", wall),
         ("study folder", str(view.root)),
         ("preset settings", ", ".join(f"{k}={v}" for k, v in info.preset_config.items() if k != "description")),
     ]
+
+
+def _load(value: object) -> str:
+    """The 1-minute load average to two decimals ("unknown" where the platform has none)."""
+    return f"{value:.2f}" if isinstance(value, (int, float)) else "unknown"
