@@ -21,7 +21,8 @@ from gausslab.models import build_model
 from gausslab.report.claims import CLAIMS
 from gausslab.report.doc import FONT_PX
 from gausslab.study.driver import split_overrides
-from gausslab.study.plan import Context, budget_width, generative_parameters, gmm_components, plan
+from gausslab.study.dimension import budget_width, generative_parameters, gmm_components
+from gausslab.study.plan import Context, plan
 from gausslab.study.presets import PRESETS, preset_with
 from gausslab.study.status import STATUSES
 from tests import browser

@@ -24,7 +24,7 @@ from gausslab.metrics import latent
 from gausslab.models import build_model
 from gausslab.samplers.saved import fit_or_load
 from gausslab.study.figures import draw
-from gausslab.study.plan import generative_parameters
+from gausslab.study.dimension import generative_parameters
 from gausslab.study.presets import StudyPreset
 from gausslab.study.record import (ERROR, METRICS_JSON, Task, is_finished, run_dir, write_error, write_json,
                                    write_per_example)
