@@ -6,9 +6,12 @@ import pytest
 
 from gausslab.core.config import validate
 from gausslab.core.errors import ConfigError
+from gausslab.data.config import DataConfig
 from gausslab.models.gan import GANConfig
 from gausslab.models.gmm import GMMConfig
 from gausslab.models.vae import VAEConfig
+from gausslab.study.dimension import DIMENSION_MODELS
+from gausslab.study.plan import Context, plan
 from gausslab.study.presets import preset_with
 from gausslab.training.config import TrainConfig
 
@@ -24,3 +27,15 @@ def test_study_settings_refuse_what_the_runs_they_feed_refuse(key, value, config
         validate(config, {field: run_value})
     with pytest.raises(ConfigError, match=f"^{key}[.=]"):
         preset_with("quick", {key: value})
+
+
+def test_the_sweep_plans_the_models_a_preset_names_and_refuses_others():
+    def sweep(**overrides):
+        ctx = Context(preset_with("quick", overrides), DataConfig(name="digits"), (1, 8, 8), 1257,
+                      lambda dim: DataConfig(name="digits"))
+        return {t.tags["model"] for t in plan(ctx, 1, {}) if t.section == "dimension"}
+
+    assert sweep() == set(DIMENSION_MODELS)  # None: every model of the registry
+    assert sweep(dim_models=["flow", "gmm-lowrank"]) == {"flow", "gmm-lowrank"}
+    with pytest.raises(ConfigError, match="unknown study.dim_models entry 'flw' .did you mean 'flow'"):
+        sweep(dim_models=["flw"])

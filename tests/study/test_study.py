@@ -104,14 +104,19 @@ def _generative_size(dim, kind, **options):
 
 @pytest.mark.parametrize("dim", [2, 16])
 def test_budgets_are_matched_by_counting_parameters(dim):
-    """The widest VAE decoder and the most GMM components that fit the budget: one more would not."""
-    preset = PRESETS["quick"]
+    """The widest VAE decoder and flow, and the most GMM components that fit the budget: one more would not."""
+    preset = PRESETS["quick"].model_copy(update={"dim_max_components": 10**6})  # no cap: the budget alone decides
     budget = preset.dim_budget
     w = budget_width(budget, _vae, (dim,))
     assert _generative_size(dim, **_vae(w)) <= budget < _generative_size(dim, **_vae(w + 1))
-    k = gmm_components(preset, dim, 1437)
-    assert _generative_size(dim, "gmm", components=k) <= budget
-    assert k == preset.dim_max_components or _generative_size(dim, "gmm", components=k + 1) > budget
+    for covariance, rank in (("full", 1), ("diag", 1), ("lowrank", max(1, min(preset.dim_rank, dim - 1)))):
+        k = gmm_components(preset, dim, 1437, covariance, rank)
+        options = {"covariance": covariance, "rank": rank}
+        assert _generative_size(dim, "gmm", components=k, **options) <= budget
+        assert _generative_size(dim, "gmm", components=k + 1, **options) > budget
+    flow = lambda w: {"kind": "flow", "layers": preset.dim_flow_layers, "hidden": (w, w)}  # noqa: E731
+    w = budget_width(budget, flow, (dim,))
+    assert _generative_size(dim, **flow(w)) <= budget < _generative_size(dim, **flow(w + 1))
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from gausslab.plots.grids import plt
 
 # model tag of the dimension sweep -> (label, colour, marker)
 MODEL_STYLE = {"gmm": ("GMM (full covariance)", "tab:blue", "o"), "gmm-diag": ("GMM (diagonal)", "tab:purple", "D"),
+               "gmm-lowrank": ("GMM (low rank)", "tab:cyan", "v"), "flow": ("flow (RealNVP)", "tab:red", "P"),
                "vae": ("VAE", "tab:orange", "s"), "gan": ("GAN-ns", "tab:green", "^")}
 WIDTH, HEIGHT = 4.4, 3.3  # inches at 100 dpi: ~440 px wide
 

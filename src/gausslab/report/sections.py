@@ -158,8 +158,9 @@ def dimension_section(view: StudyView) -> Section:
         f"gets the same parameter budget of {preset['dim_budget']:,} for p(x): each GMM as many components as it "
         f"pays for (full covariance K − 1 + K·D + K·D(D+1)/2 parameters, diagonal K − 1 + 2K·D; at most "
         f"{preset['dim_max_components']}, at least one — one full-covariance component at D = 784 costs 308,504, "
-        "beyond the budget: its size column says so), the VAE decoder and the GAN generator the widest two-layer "
-        "MLP that fits. Sample metrics use the projected vectors as features; VAE samples are decoder means (no observation noise), which lowers their recall on "
+        "beyond the budget: its size column says so; a low-rank component of rank q costs D·q − q(q−1)/2 + 1 "
+        "for its covariance), the VAE decoder, the GAN generator and the flow's coupling networks the widest "
+        "two-layer MLP that fits. Sample metrics use the projected vectors as features; VAE samples are decoder means (no observation noise), which lowers their recall on "
         "noisy data.")]
     blocks.append(metric_table(groups, ["n_parameters", "fit_seconds", "test_nll", *SAMPLE_KEYS], "",
                                lead=(("D", lambda g: str(g.tags["dim"])), ("model", lambda g: g.label),
@@ -174,11 +175,13 @@ def dimension_section(view: StudyView) -> Section:
         vae = by_model.get("vae")
         pairs += [Pair(f"D = {d}: GMM − VAE", by_model.get("gmm"), vae, "test_nll", -1, "test_nll"),
                   Pair(f"D = {d}: diagonal GMM − VAE", by_model.get("gmm-diag"), vae, "test_nll", -1, "test_nll"),
+                  Pair(f"D = {d}: low-rank GMM − VAE", by_model.get("gmm-lowrank"), vae, "test_nll", -1, "test_nll"),
+                  Pair(f"D = {d}: flow − VAE", by_model.get("flow"), vae, "test_nll", -1, "test_nll"),
                   Pair(f"D = {d}: GMM − VAE", by_model.get("gmm"), vae, "fid_domain", -1),
                   Pair(f"D = {d}: GAN − VAE", by_model.get("gan"), vae, "fid_domain", -1),
                   Pair(f"D = {d}: GAN − VAE", by_model.get("gan"), vae, "recall", +1)]
-    table = comparison_table([p for p in pairs if p.b is not None],
-                             "GMM vs VAE vs GAN at each D, at the same parameter budget.")
+    table = comparison_table([p for p in pairs if p.a is not None and p.b is not None],
+                             "Explicit models and the GAN against the VAE at each D, at the same parameter budget.")
     return Section("s3-dimension", TITLES["s3-dimension"], blocks + ([table] if table else []) + failures(groups))
 
 
@@ -189,7 +192,7 @@ def _bars(view: StudyView) -> str:
 def _size(g: Group) -> str:
     model = g.runs[0].task.config.model
     if model.kind == "gmm":
-        return f"K={model.components}"
+        return f"K={model.components}" + (f", rank {model.rank}" if model.covariance == "lowrank" else "")
     return f"width {model.hidden[0]}" if model.hidden else "default width"
 
 

@@ -9,10 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gausslab.core.errors import unknown_choice
 from gausslab.data.config import DataConfig
 from gausslab.models import MODEL_CONFIGS, build_model
+from gausslab.models.lowrank import ppca_parameters
 from gausslab.study.presets import StudyPreset
 from gausslab.study.recipe import Context, Recipe, gan_model, train_settings, vae_model
+
 
 @dataclass(frozen=True)
 class Point:
@@ -43,6 +46,20 @@ def _gmm(point: Point, covariance: str) -> dict[str, Any]:
     return {"kind": "gmm", "components": components, "covariance": covariance}
 
 
+def _lowrank(point: Point) -> dict[str, Any]:
+    """A mixture of probabilistic PCA (Tipping & Bishop 1999): rank min(dim_rank, D - 1) plus isotropic noise."""
+    rank = max(1, min(point.preset.dim_rank, point.dim - 1))
+    components = gmm_components(point.preset, point.dim, point.ctx.n_train, "lowrank", rank)
+    return {"kind": "gmm", "components": components, "covariance": "lowrank", "rank": rank}
+
+
+def _flow(point: Point) -> dict[str, Any]:
+    """A RealNVP coupling flow (Dinh et al. 2017) whose two-layer coupling networks are as wide as the budget pays."""
+    p = point.preset
+    flow = lambda w: {"kind": "flow", "layers": p.dim_flow_layers, "hidden": (w, w)}  # noqa: E731
+    return flow(budget_width(p.dim_budget, flow, (point.dim,)))
+
+
 def _vae(point: Point) -> dict[str, Any]:
     p = point.preset
     width = budget_width(p.dim_budget, lambda w: vae_model(point.latent, (w, w), p), (point.dim,))
@@ -59,6 +76,8 @@ def _gan(point: Point) -> dict[str, Any]:
 DIMENSION_MODELS: dict[str, Callable[[Point], Recipe]] = {
     "gmm": lambda pt: pt.recipe("gmm", "GMM (full covariance)", _gmm(pt, "full"), pt.preset.gmm_steps),
     "gmm-diag": lambda pt: pt.recipe("gmm-diag", "GMM (diagonal)", _gmm(pt, "diag"), pt.preset.gmm_steps),
+    "gmm-lowrank": lambda pt: pt.recipe("gmm-lowrank", "GMM (low rank, PPCA)", _lowrank(pt), pt.preset.gmm_steps),
+    "flow": lambda pt: pt.recipe("flow", "flow (RealNVP)", _flow(pt), pt.preset.dim_vae_steps),
     "vae": lambda pt: pt.recipe("vae", "VAE", _vae(pt), pt.preset.dim_vae_steps),
     "gan": lambda pt: pt.recipe("gan", "GAN-ns", _gan(pt), pt.preset.dim_steps),
 }
@@ -66,8 +85,13 @@ DIMENSION_MODELS: dict[str, Callable[[Point], Recipe]] = {
 
 def dimension_recipes(ctx: Context) -> list[Recipe]:
     """Claim 3: GMM vs VAE vs GAN on the main data projected to growing dimension, at one parameter budget."""
+    chosen = ctx.preset.dim_models or tuple(DIMENSION_MODELS)
+    for name in chosen:
+        if name not in DIMENSION_MODELS:
+            raise unknown_choice("study.dim_models entry", name, DIMENSION_MODELS)
     points = [Point(ctx, dim, ctx.projection(dim)) for dim in dims_for(ctx.preset, math.prod(ctx.shape))]
-    return [build(point) for point in points for build in DIMENSION_MODELS.values()]
+    return [build(point) for point in points for name, build in DIMENSION_MODELS.items()
+            if name in chosen]
 
 
 def dims_for(preset: StudyPreset, full: int) -> list[int]:
@@ -75,10 +99,12 @@ def dims_for(preset: StudyPreset, full: int) -> list[int]:
     return sorted({min(d, full) for d in preset.dims})
 
 
-def gmm_components(preset: StudyPreset, dim: int, n_train: int, covariance: str = "full") -> int:
-    """As many components as the budget pays for (K-1 + K·D + K·D(D+1)/2 full, K-1 + 2K·D diagonal), at
-    least 1: one full-covariance component at D = 784 costs 308,504 parameters, beyond any budget here."""
-    per = 1 + dim + (dim * (dim + 1) // 2 if covariance == "full" else dim)
+def gmm_components(preset: StudyPreset, dim: int, n_train: int, covariance: str = "full", rank: int = 1) -> int:
+    """As many components as the budget pays for (K-1 + K·D + K·D(D+1)/2 full, K-1 + 2K·D diagonal, K-1 + K·D +
+    K·PPCA(D, rank) low rank), at least 1: one full-covariance component at D = 784 costs 308,504 parameters,
+    beyond any budget here."""
+    covariances = {"full": dim * (dim + 1) // 2, "diag": dim, "lowrank": ppca_parameters(dim, rank)}
+    per = 1 + dim + covariances[covariance]
     return max(1, min((preset.dim_budget + 1) // per, preset.dim_max_components, n_train // 2))
 
 

@@ -16,6 +16,7 @@ from gausslab.core.config import Size, StrictModel, choices, field_like, validat
 from gausslab.core.errors import lookup
 from gausslab.data.config import DataConfig
 from gausslab.data.toy2d import MIXTURE_TOYS
+from gausslab.models.flow import FlowConfig
 from gausslab.models.gan import GANConfig
 from gausslab.models.gmm import GMMConfig
 from gausslab.models.vae import VAEConfig
@@ -98,6 +99,10 @@ class StudyPreset(StrictModel):
     dim_budget: int = Field(20_000, gt=0)  # matched parameter budget of the dimension sweep
     dim_noise: float = Field(0.05, gt=0)  # Gaussian noise std added to the projected data
     dim_max_components: int = Field(64, gt=0)
+    dim_models: tuple[str, ...] | None = Field(None, min_length=1, description=(
+        "the models of the dimension sweep, tags of study.dimension.DIMENSION_MODELS (None: all of them)"))
+    dim_rank: int = Field(8, gt=0)  # rank of each low-rank (PPCA) component, at most D - 1
+    dim_flow_layers: value_like(FlowConfig, "layers") = 4  # couplings of the sweep's flow
     # torch CPU threads during the study (None: torch's default). The study's networks are small, so one
     # thread wastes little, and it keeps a busy machine from slowing to a crawl under thread oversubscription.
     threads: int | None = Field(1, gt=0)
@@ -129,7 +134,7 @@ PRESETS: dict[str, StudyPreset] = {
         steps=800, toys=("ring8",), toy_wgan_steps=300, wgan_steps=200, shapes_steps=800, dims=(8, 64, 784),
         latent2_priors=("standard",),
         dim_vae_steps=3000, betas=(0.25, 1.0, 4.0), eval_k=100, skip_metrics=("kid",), main_gmm_ks=(1, 2, 4),
-        main_gmm_steps=30,
+        main_gmm_steps=30, dim_models=("gmm", "gmm-diag", "vae", "gan"),
     ),
     "full": StudyPreset(
         description="longer budgets for a GPU",
