@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	# dependency nor its package __init__ (which imports torchvision): install it without dependencies.
 	$(BIN)/pip install --quiet --no-compile --no-deps 'torch-fidelity>=0.4,<0.5'
 	# pip would byte-compile every installed file (11,600, over a minute on one core); importing every
-	# gausslab module and the test runner compiles the 2,900 that runs and tests import.
+	# gausslab module and the test runner compiles the 2,800 or so that runs and tests import.
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -c "$$COMPILE_IMPORTS"
 	touch $(STAMP)
 

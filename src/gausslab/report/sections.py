@@ -160,8 +160,8 @@ def dimension_section(view: StudyView) -> Section:
         f"{preset['dim_max_components']}, at least one — one full-covariance component at D = 784 costs 308,504, "
         "beyond the budget: its size column says so; a low-rank component of rank q costs D·q − q(q−1)/2 + 1 "
         "for its covariance), the VAE decoder, the GAN generator and the flow's coupling networks the widest "
-        "two-layer MLP that fits. Sample metrics use the projected vectors as features; VAE samples are decoder means (no observation noise), which lowers their recall on "
-        "noisy data.")]
+        "two-layer MLP that fits. Sample metrics use the projected vectors as features; VAE samples are decoder "
+        "means (no observation noise), which lowers their recall on noisy data.")]
     blocks.append(metric_table(groups, ["n_parameters", "fit_seconds", "test_nll", *SAMPLE_KEYS], "",
                                lead=(("D", lambda g: str(g.tags["dim"])), ("model", lambda g: g.label),
                                      ("size", _size)), notes=[NLL_UNITS + " All densities are of the same "

@@ -55,21 +55,21 @@ def _lowrank(point: Point) -> dict[str, Any]:
 
 def _flow(point: Point) -> dict[str, Any]:
     """A RealNVP coupling flow (Dinh et al. 2017) whose two-layer coupling networks are as wide as the budget pays."""
-    p = point.preset
-    flow = lambda w: {"kind": "flow", "layers": p.dim_flow_layers, "hidden": (w, w)}  # noqa: E731
-    return flow(budget_width(p.dim_budget, flow, (point.dim,)))
+    return _widest(point, lambda w: {"kind": "flow", "layers": point.preset.dim_flow_layers, "hidden": (w, w)})
 
 
 def _vae(point: Point) -> dict[str, Any]:
-    p = point.preset
-    width = budget_width(p.dim_budget, lambda w: vae_model(point.latent, (w, w), p), (point.dim,))
-    return vae_model(point.latent, (width, width), p)
+    return _widest(point, lambda w: vae_model(point.latent, (w, w), point.preset))
 
 
 def _gan(point: Point) -> dict[str, Any]:
     p = point.preset
-    width = budget_width(p.dim_budget, lambda w: gan_model("gan-ns", point.latent, (w, w), p, p.gan_lr), (point.dim,))
-    return gan_model("gan-ns", point.latent, (width, width), p, p.gan_lr)
+    return _widest(point, lambda w: gan_model("gan-ns", point.latent, (w, w), p, p.gan_lr))
+
+
+def _widest(point: Point, model: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
+    """`model(w)` at the widest two-layer width w whose p(x) fits the preset's parameter budget at this D."""
+    return model(budget_width(point.preset.dim_budget, model, (point.dim,)))
 
 
 # model tag -> its recipe at one point of the sweep, every model at the preset's parameter budget

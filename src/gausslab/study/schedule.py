@@ -66,13 +66,14 @@ class Schedule:
     def __init__(self, tasks: list[Task], size: DataSize):
         names = {t.name for t in tasks}
         self._waiting: dict[str, list[tuple[int, Task]]] = defaultdict(list)  # source name -> (plan index, task)
-        self._ready: list[tuple[float, int, Task]] = []  # (-priority, plan index: ties in plan order, task)
-        self._priority = _priorities(tasks, size)
-        self._left = len(tasks)
         for i, task in enumerate(tasks):
             if task.source in names:
                 self._waiting[task.source].append((i, task))
-            else:
+        self._priority = _priorities(tasks, self._waiting, size)
+        self._ready: list[tuple[float, int, Task]] = []  # (-priority, plan index: ties in plan order, task)
+        self._left = len(tasks)
+        for i, task in enumerate(tasks):
+            if task.source not in names:
                 self._push(i, task)
 
     def __len__(self) -> int:
@@ -93,17 +94,13 @@ class Schedule:
         heapq.heappush(self._ready, (-self._priority[task.name], i, task))
 
 
-def _priorities(tasks: list[Task], size: DataSize) -> dict[str, float]:
-    """Each task's cost plus the highest priority among the tasks waiting for it (by name: a plan may list a
+def _priorities(tasks: list[Task], waiting: dict[str, list[tuple[int, Task]]], size: DataSize) -> dict[str, float]:
+    """Each task's cost plus the highest priority among the tasks `waiting` for it (by name: a plan may list a
     name twice, the second a no-op once the first has finished)."""
     costs = {t.name: cost(t, size) for t in tasks}
-    waiting = defaultdict(list)
-    for task in tasks:
-        if task.source in costs:
-            waiting[task.source].append(task.name)
 
     @cache
     def priority(name: str) -> float:
-        return costs[name] + max(map(priority, waiting[name]), default=0.0)
+        return costs[name] + max((priority(t.name) for _, t in waiting.get(name, ())), default=0.0)
 
-    return {t.name: priority(t.name) for t in tasks}
+    return {name: priority(name) for name in costs}
