@@ -39,3 +39,33 @@ def test_the_sweep_plans_the_models_a_preset_names_and_refuses_others():
     assert sweep(dim_models=["flow", "gmm-lowrank"]) == {"flow", "gmm-lowrank"}
     with pytest.raises(ConfigError, match="unknown study.dim_models entry 'flw' .did you mean 'flow'"):
         sweep(dim_models=["flw"])
+
+
+def test_the_sweep_fits_the_data_itself_at_its_full_dimension():
+    """Below the data's dimension the sweep fits projections; at it the main data as it is, where the models
+    that need pixels join (mixtures in logit space, per-pixel histograms); on vectors they never do."""
+    preset = preset_with("quick")
+
+    def sweep(main, shape, levels):
+        ctx = Context(preset, DataConfig(name=main), shape, 1257, lambda dim: DataConfig(name=f"{main}-d{dim}"),
+                      levels)
+        tasks = [t for t in plan(ctx, 1, {}) if t.section == "dimension"]
+        return {d: {t.tags["model"]: t for t in tasks if t.tags["dim"] == d} for d in {t.tags["dim"] for t in tasks}}
+
+    pixel_only = {tag for tag, model in DIMENSION_MODELS.items() if model.pixels_only}
+    assert pixel_only == {"gmm-logit", "gmm-diag-logit", "gmm-lowrank-logit", "histogram"}
+    digits = sweep("digits", (1, 8, 8), 17)
+    assert set(digits[2]) == set(DIMENSION_MODELS) - pixel_only and set(digits[64]) == set(DIMENSION_MODELS)
+    assert {t.data.name for t in digits[2].values()} == {"digits-d2"}
+    pixels = {tag: t.config.model for tag, t in digits[64].items()}
+    assert {t.data.name for t in digits[64].values()} == {"digits"}
+    for tag in ("gmm", "gmm-diag", "gmm-lowrank"):  # the logit twin: same size, same floor, other space
+        twin = pixels[f"{tag}-logit"]
+        assert (pixels[tag].preprocess, twin.preprocess) == ("none", "logit")
+        assert twin.model_copy(update={"preprocess": "none"}) == pixels[tag]
+        assert pixels[tag].reg_covar == preset.gmm_reg_covar
+    assert pixels["histogram"].levels == 17 and pixels["vae"].levels == 17  # the discretized logistic's levels
+    assert pixels["vae"].arch == pixels["gan"].arch == "mlp"  # widths the budget sets, on images too
+    ring = sweep("ring8", (2,), None)
+    assert set(ring) == {2} and set(ring[2]) == set(DIMENSION_MODELS) - pixel_only
+    assert {t.data.name for t in ring[2].values()} == {"ring8"}

@@ -15,8 +15,12 @@ from matplotlib.ticker import NullFormatter, NullLocator
 from gausslab.plots.grids import plt
 
 # model tag of the dimension sweep -> (label, colour, marker)
+# model tag of the dimension sweep -> (legend, colour, marker); a mixture in logit space shares its pixel twin's colour
 MODEL_STYLE = {"gmm": ("GMM (full covariance)", "tab:blue", "o"), "gmm-diag": ("GMM (diagonal)", "tab:purple", "D"),
-               "gmm-lowrank": ("GMM (low rank)", "tab:cyan", "v"), "flow": ("flow (RealNVP)", "tab:red", "P"),
+               "gmm-lowrank": ("GMM (low rank)", "tab:cyan", "v"), "gmm-logit": ("GMM (full, logit)", "tab:blue", "x"),
+               "gmm-diag-logit": ("GMM (diagonal, logit)", "tab:purple", "x"),
+               "gmm-lowrank-logit": ("GMM (low rank, logit)", "tab:cyan", "x"),
+               "histogram": ("per-pixel histograms", "black", "*"), "flow": ("flow (RealNVP)", "tab:red", "P"),
                "vae": ("VAE", "tab:orange", "s"), "gan": ("GAN-ns", "tab:green", "^")}
 WIDTH, HEIGHT = 4.4, 3.3  # inches at 100 dpi: ~440 px wide
 

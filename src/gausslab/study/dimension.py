@@ -1,5 +1,10 @@
 """The dimension sweep (claim 3): explicit and implicit models on the main data projected to growing
-dimension D, every model at one parameter budget for p(x).
+dimension D, and on the data itself at its full dimension, every model at one parameter budget for p(x).
+
+At the full dimension of image data the sweep fits the pixels themselves (dequantized, in bits/dim), so
+it adds what only pixels allow: each mixture fitted again in RealNVP's logit space (Dinh et al. 2017,
+sec. 4.1; its Jacobian counted) and independent per-pixel histograms, the simplest explicit density,
+as the reference line.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from gausslab.study.recipe import Context, Recipe, gan_model, train_settings, va
 
 @dataclass(frozen=True)
 class Point:
-    """One dimension of the sweep: the projected data, the latent size and the settings every model shares."""
+    """One dimension of the sweep: its data (a projection, or the main data itself at full D), the latent
+    size and the settings every model shares."""
 
     ctx: Context
     dim: int
@@ -35,6 +41,21 @@ class Point:
         """The preset's latent size, at most D."""
         return min(self.preset.latent_dim, self.dim)
 
+    @property
+    def itself(self) -> bool:
+        """Whether this point is the main data as it is (its full dimension), not a projection."""
+        return self.data is self.ctx.main
+
+    @property
+    def pixels(self) -> bool:
+        """Whether the models see image pixels in [0, 1] here (the main data itself, when it is images)."""
+        return self.itself and len(self.ctx.shape) == 3
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of one example: the main data's at full D, (D,) for a projection."""
+        return self.ctx.shape if self.itself else (self.dim,)
+
     def recipe(self, model: str, label: str, config: dict[str, Any], steps: int) -> Recipe:
         """The sweep's recipe of `model` at this D: group dim-<D>-<model>, tags {dim, model}."""
         return Recipe(f"dim-{self.dim:04d}-{model}", "dimension", label, "train", self.data, config,
@@ -43,55 +64,97 @@ class Point:
 
 def _gmm(point: Point, covariance: str) -> dict[str, Any]:
     components = gmm_components(point.preset, point.dim, point.ctx.n_train, covariance)
-    return {"kind": "gmm", "components": components, "covariance": covariance}
+    return {"kind": "gmm", "components": components, "covariance": covariance, **_floor(point)}
 
 
 def _lowrank(point: Point) -> dict[str, Any]:
     """A mixture of probabilistic PCA (Tipping & Bishop 1999): rank min(dim_rank, D - 1) plus isotropic noise."""
     rank = max(1, min(point.preset.dim_rank, point.dim - 1))
     components = gmm_components(point.preset, point.dim, point.ctx.n_train, "lowrank", rank)
-    return {"kind": "gmm", "components": components, "covariance": "lowrank", "rank": rank}
+    return {"kind": "gmm", "components": components, "covariance": "lowrank", "rank": rank, **_floor(point)}
+
+
+def _floor(point: Point) -> dict[str, Any]:
+    """On pixels, the covariance floor of the mixture k-sweep (study.gmm_reg_covar): a pixel that is 0 in every
+    training image varies by 1/256 once dequantized, which a full covariance turns into a spike of density."""
+    return {"reg_covar": point.preset.gmm_reg_covar} if point.pixels else {}
 
 
 def _flow(point: Point) -> dict[str, Any]:
-    """A RealNVP coupling flow (Dinh et al. 2017) whose two-layer coupling networks are as wide as the budget pays."""
+    """A RealNVP coupling flow (Dinh et al. 2017) whose two-layer coupling networks are as wide as the budget pays
+    (on pixels in logit space, `preprocess: auto`)."""
     return _widest(point, lambda w: {"kind": "flow", "layers": point.preset.dim_flow_layers, "hidden": (w, w)})
 
 
 def _vae(point: Point) -> dict[str, Any]:
-    return _widest(point, lambda w: vae_model(point.latent, (w, w), point.preset))
+    """The study's VAE as an MLP; on grey-level pixels its likelihood (the discretized logistic) needs the data's
+    levels."""
+    levels = {"levels": point.ctx.levels} if point.pixels and point.ctx.levels else {}
+    return _widest(point, lambda w: vae_model(point.latent, (w, w), point.preset, arch="mlp", **levels))
 
 
 def _gan(point: Point) -> dict[str, Any]:
+    """The study's GAN-ns as an MLP (a conv net's size does not follow the width the budget sets)."""
     p = point.preset
-    return _widest(point, lambda w: gan_model("gan-ns", point.latent, (w, w), p, p.gan_lr))
+    return _widest(point, lambda w: gan_model("gan-ns", point.latent, (w, w), p, p.gan_lr) | {"arch": "mlp"})
 
 
 def _widest(point: Point, model: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
     """`model(w)` at the widest two-layer width w whose p(x) fits the preset's parameter budget at this D."""
-    return model(budget_width(point.preset.dim_budget, model, (point.dim,)))
+    return model(budget_width(point.preset.dim_budget, model, point.shape))
 
 
-# model tag -> its recipe at one point of the sweep, every model at the preset's parameter budget
-DIMENSION_MODELS: dict[str, Callable[[Point], Recipe]] = {
-    "gmm": lambda pt: pt.recipe("gmm", "GMM (full covariance)", _gmm(pt, "full"), pt.preset.gmm_steps),
-    "gmm-diag": lambda pt: pt.recipe("gmm-diag", "GMM (diagonal)", _gmm(pt, "diag"), pt.preset.gmm_steps),
-    "gmm-lowrank": lambda pt: pt.recipe("gmm-lowrank", "GMM (low rank, PPCA)", _lowrank(pt), pt.preset.gmm_steps),
-    "flow": lambda pt: pt.recipe("flow", "flow (RealNVP)", _flow(pt), pt.preset.dim_vae_steps),
-    "vae": lambda pt: pt.recipe("vae", "VAE", _vae(pt), pt.preset.dim_vae_steps),
-    "gan": lambda pt: pt.recipe("gan", "GAN-ns", _gan(pt), pt.preset.dim_steps),
+@dataclass(frozen=True)
+class SweepModel:
+    """One model of the sweep: its label, its model config at a point, its training steps."""
+
+    label: str
+    config: Callable[[Point], dict[str, Any]]
+    steps: Callable[[StudyPreset], int]
+    pixels_only: bool = False  # fitted only where the data is image pixels in [0, 1] (the full dimension)
+
+    def in_logit_space(self) -> SweepModel:
+        """The same model fitted to logit(0.05 + 0.9 x) of the pixels (`models.preprocess.Logit`)."""
+        return SweepModel(f"{self.label}, logit space", lambda pt: self.config(pt) | {"preprocess": "logit"},
+                          self.steps, pixels_only=True)
+
+
+def _em_steps(preset: StudyPreset) -> int:
+    return preset.gmm_steps
+
+
+_MIXTURES: dict[str, SweepModel] = {
+    "gmm": SweepModel("GMM (full covariance)", lambda pt: _gmm(pt, "full"), _em_steps),
+    "gmm-diag": SweepModel("GMM (diagonal)", lambda pt: _gmm(pt, "diag"), _em_steps),
+    "gmm-lowrank": SweepModel("GMM (low rank, PPCA)", _lowrank, _em_steps),
+}
+
+# model tag -> the model at one point of the sweep, every model but the histograms at the preset's parameter budget
+DIMENSION_MODELS: dict[str, SweepModel] = {
+    **_MIXTURES,
+    **{f"{tag}-logit": model.in_logit_space() for tag, model in _MIXTURES.items()},
+    # L - 1 free bin probabilities per pixel (199,920 at D = 784, 256 levels): a reference line beyond the budget;
+    # levels None (continuous images): the histogram's 256 bins
+    "histogram": SweepModel("per-pixel histograms", lambda pt: {"kind": "histogram", "levels": pt.ctx.levels},
+                            lambda p: 1, pixels_only=True),
+    "flow": SweepModel("flow (RealNVP)", _flow, lambda p: p.dim_vae_steps),
+    "vae": SweepModel("VAE", _vae, lambda p: p.dim_vae_steps),
+    "gan": SweepModel("GAN-ns", _gan, lambda p: p.dim_steps),
 }
 
 
 def dimension_recipes(ctx: Context) -> list[Recipe]:
-    """Claim 3: GMM vs VAE vs GAN on the main data projected to growing dimension, at one parameter budget."""
+    """Claim 3: explicit models, the VAE and the GAN on the main data projected to growing dimension and on the
+    data itself, at one parameter budget."""
     chosen = ctx.preset.dim_models or tuple(DIMENSION_MODELS)
     for name in chosen:
         if name not in DIMENSION_MODELS:
             raise unknown_choice("study.dim_models entry", name, DIMENSION_MODELS)
-    points = [Point(ctx, dim, ctx.projection(dim)) for dim in dims_for(ctx.preset, math.prod(ctx.shape))]
-    return [build(point) for point in points for name, build in DIMENSION_MODELS.items()
-            if name in chosen]
+    full = math.prod(ctx.shape)
+    points = [Point(ctx, dim, ctx.main if dim == full else ctx.projection(dim)) for dim in dims_for(ctx.preset, full)]
+    return [point.recipe(name, model.label, model.config(point), model.steps(point.preset))
+            for point in points for name, model in DIMENSION_MODELS.items()
+            if name in chosen and (point.pixels or not model.pixels_only)]
 
 
 def dims_for(preset: StudyPreset, full: int) -> list[int]:

@@ -79,7 +79,8 @@ def run_study(
     main_config = validate(DataConfig, {"name": data, **run_sets.get("data", {})})
     main = ctx.data(main_config)
     projections = _Projections(root, main, config, main_config)
-    tasks = plan(Context(config, main_config, main.shape, len(main.train), projections), seeds, run_sets)
+    tasks = plan(Context(config, main_config, main.shape, len(main.train), projections, main.levels), seeds,
+                 run_sets)
     info = StudyInfo(gausslab_version=__version__, preset=preset, preset_config=config.model_dump(mode="json"),
                      overrides=list(overrides), data=data, seeds=seeds,
                      hardware=hardware(thread_budget(config, workers)) | {"workers": workers},
@@ -132,7 +133,8 @@ def _check_same_study(root: Path, info: StudyInfo) -> None:
 
 
 class _Projections:
-    """dim -> DataConfig of the main data on `dim` random orthonormal directions, plus a little Gaussian noise.
+    """dim -> DataConfig of the main data on `dim` random orthonormal directions, plus a little Gaussian noise
+    (below the data's full dimension: there the sweep takes the data itself).
 
     Noise std = preset.dim_noise x the data's root-mean-square per-dimension std, so the projected data has a
     density (pixels that never vary would make it degenerate) and NLLs at every dimension are finite.

@@ -94,7 +94,7 @@ class StudyPreset(StrictModel):
     main_gmm_steps: Steps = 100
     # covariance floor on image data (pixels with no variance)
     gmm_reg_covar: field_like(GMMConfig, "reg_covar", default=1e-3)
-    # data dimensions of the dimension sweep (capped at the data's; 784 = every direction of mnist5k)
+    # data dimensions of the dimension sweep (capped at the data's; at the data's own, 784 for mnist5k, the data itself)
     dims: tuple[Size, ...] = (2, 8, 32, 128, 784)
     dim_budget: int = Field(20_000, gt=0)  # matched parameter budget of the dimension sweep
     dim_noise: float = Field(0.05, gt=0)  # Gaussian noise std added to the projected data
@@ -120,7 +120,7 @@ PRESETS: dict[str, StudyPreset] = {
         toy_n=600, shapes_n=300, shapes_latent_dim=4, eval_k=8, gmm_ks=(1, 4, 8), gmm_steps=15, iwae_ks=(3,),
         main_gmm_ks=(1, 4, 8), main_gmm_steps=15,
         two_stage_steps=30,
-        dims=(2, 16), dim_budget=1500, dim_max_components=8, skip_metrics=("kid",),
+        dims=(2, 64), dim_budget=1500, dim_max_components=8, skip_metrics=("kid",),
     ),
     # The `make run` job, sized for 2 CPU cores. CPU time of one run on mnist5k, measured: a 1,000-step VAE
     # trains in about 25 s, an IWAE k=5 one in 90 s; its test NLL with k=200 importance samples took 27 s more
@@ -134,7 +134,7 @@ PRESETS: dict[str, StudyPreset] = {
         steps=800, toys=("ring8",), toy_wgan_steps=300, wgan_steps=200, shapes_steps=800, dims=(8, 64, 784),
         latent2_priors=("standard",),
         dim_vae_steps=3000, betas=(0.25, 1.0, 4.0), eval_k=100, skip_metrics=("kid",), main_gmm_ks=(1, 2, 4),
-        main_gmm_steps=30, dim_models=("gmm", "gmm-diag", "vae", "gan"),
+        main_gmm_steps=30, dim_models=("gmm", "gmm-diag", "gmm-logit", "gmm-diag-logit", "histogram", "vae", "gan"),
     ),
     "full": StudyPreset(
         description="longer budgets for a GPU",

@@ -55,6 +55,7 @@ class Context:
     shape: tuple[int, ...]
     n_train: int
     projection: Callable[[int], DataConfig]  # dim -> the main data projected to `dim` dimensions
+    levels: int | None = None  # grey levels of the main data (None: continuous values)
 
 
 def _run_config(recipe: Recipe, seed: int, overrides: dict[str, dict[str, Any]]):
