@@ -66,6 +66,9 @@ def test_the_sweep_fits_the_data_itself_at_its_full_dimension():
         assert pixels[tag].reg_covar == preset.gmm_reg_covar
     assert pixels["histogram"].levels == 17 and pixels["vae"].levels == 17  # the discretized logistic's levels
     assert pixels["vae"].arch == pixels["gan"].arch == "mlp"  # widths the budget sets, on images too
+    patience = {tag: t.config.train.patience for point in digits.values() for tag, t in point.items()}
+    assert {tag for tag, p in patience.items() if p} == {"vae", "flow"}  # networks with a held-out objective
+    assert patience["vae"] == patience["flow"] == preset.dim_patience
     ring = sweep("ring8", (2,), None)
     assert set(ring) == {2} and set(ring[2]) == set(DIMENSION_MODELS) - pixel_only
     assert {t.data.name for t in ring[2].values()} == {"ring8"}

@@ -109,7 +109,7 @@ PLANTED_RESUME_BUGS = {
     "optimizer not restored": (ckpt, "load_training_state",
                                lambda run, model, opts: (ckpt.load_weights(run, model), ckpt.read_state(run))[1],
                                "resumed run vs uninterrupted run: .* differs"),
-    "log rewritten": (runfolder, "repair_log", lambda path, step: path.write_text(""), "rewritten"),
+    "log rewritten": (runfolder, "repair_log", lambda path, step: (path.write_text(""), [])[1], "rewritten"),
 }
 
 

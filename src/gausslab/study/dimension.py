@@ -56,10 +56,12 @@ class Point:
         """The shape of one example: the main data's at full D, (D,) for a projection."""
         return self.ctx.shape if self.itself else (self.dim,)
 
-    def recipe(self, model: str, label: str, config: dict[str, Any], steps: int) -> Recipe:
-        """The sweep's recipe of `model` at this D: group dim-<D>-<model>, tags {dim, model}."""
-        return Recipe(f"dim-{self.dim:04d}-{model}", "dimension", label, "train", self.data, config,
-                      train_settings(steps, self.preset), {"dim": self.dim, "model": model})
+    def recipe(self, model: str, label: str, config: dict[str, Any], steps: int, patience: int | None) -> Recipe:
+        """The sweep's recipe of `model` at this D: group dim-<D>-<model>, tags {dim, model}; `patience`: early
+        stopping on validation (`train.patience`)."""
+        train = train_settings(steps, self.preset) | ({"patience": patience} if patience else {})
+        return Recipe(f"dim-{self.dim:04d}-{model}", "dimension", label, "train", self.data, config, train,
+                      {"dim": self.dim, "model": model})
 
 
 def _gmm(point: Point, covariance: str) -> dict[str, Any]:
@@ -112,6 +114,7 @@ class SweepModel:
     config: Callable[[Point], dict[str, Any]]
     steps: Callable[[StudyPreset], int]
     pixels_only: bool = False  # fitted only where the data is image pixels in [0, 1] (the full dimension)
+    stops_early: bool = False  # a network with a held-out objective: stops on validation (study.dim_patience)
 
     def in_logit_space(self) -> SweepModel:
         """The same model fitted to logit(0.05 + 0.9 x) of the pixels (`models.preprocess.Logit`)."""
@@ -137,8 +140,8 @@ DIMENSION_MODELS: dict[str, SweepModel] = {
     # levels None (continuous images): the histogram's 256 bins
     "histogram": SweepModel("per-pixel histograms", lambda pt: {"kind": "histogram", "levels": pt.ctx.levels},
                             lambda p: 1, pixels_only=True),
-    "flow": SweepModel("flow (RealNVP)", _flow, lambda p: p.dim_vae_steps),
-    "vae": SweepModel("VAE", _vae, lambda p: p.dim_vae_steps),
+    "flow": SweepModel("flow (RealNVP)", _flow, lambda p: p.dim_vae_steps, stops_early=True),
+    "vae": SweepModel("VAE", _vae, lambda p: p.dim_vae_steps, stops_early=True),
     "gan": SweepModel("GAN-ns", _gan, lambda p: p.dim_steps),
 }
 
@@ -152,7 +155,9 @@ def dimension_recipes(ctx: Context) -> list[Recipe]:
             raise unknown_choice("study.dim_models entry", name, DIMENSION_MODELS)
     full = math.prod(ctx.shape)
     points = [Point(ctx, dim, ctx.main if dim == full else ctx.projection(dim)) for dim in dims_for(ctx.preset, full)]
-    return [point.recipe(name, model.label, model.config(point), model.steps(point.preset))
+    patience = ctx.preset.dim_patience
+    return [point.recipe(name, model.label, model.config(point), model.steps(point.preset),
+                         patience if model.stops_early else None)
             for point in points for name, model in DIMENSION_MODELS.items()
             if name in chosen and (point.pixels or not model.pixels_only)]
 

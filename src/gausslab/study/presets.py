@@ -103,6 +103,9 @@ class StudyPreset(StrictModel):
         "the models of the dimension sweep, tags of study.dimension.DIMENSION_MODELS (None: all of them)"))
     dim_rank: int = Field(8, gt=0)  # rank of each low-rank (PPCA) component, at most D - 1
     dim_flow_layers: value_like(FlowConfig, "layers") = 4  # couplings of the sweep's flow
+    dim_patience: field_like(TrainConfig, "patience", default=10, description=(
+        "validation checks (one per epoch) without a new best after which the sweep's VAEs and flows stop "
+        "(train.patience); null: they train every step"))
     # torch CPU threads during the study (None: torch's default). The study's networks are small, so one
     # thread wastes little, and it keeps a busy machine from slowing to a crawl under thread oversubscription.
     threads: int | None = Field(1, gt=0)

@@ -30,11 +30,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gausslab.training.early_stop import HELD_OUT_OBJECTIVES
+
 STATUSES = ("ok", "posterior-collapse", "mode-collapse", "not-converged", "diverged", "failed", "pending")
 MIN_RATE = 0.01  # nats per example
 MIN_HIGH_QUALITY = 20.0  # percent of samples
 LATE_GAIN = 0.1  # share of the held-out objective's whole gain made in the last quarter
-HELD_OUT = ("valid_elbo", "valid_log_likelihood", "test_elbo", "test_log_likelihood")  # higher is better
+# log keys of the held-out objective, higher is better: validation first, the test split for data without one
+HELD_OUT = tuple(f"{split}_{key}" for split in ("valid", "test") for key in HELD_OUT_OBJECTIVES)
 DENSITY_KEYS = ("nll_iwae", "test_nll", "test_log_likelihood", "elbo")
 NON_FINITE_LOSS = "loss became non-finite"  # the trainer's guard message (gausslab.training.guard)
 NETWORKS = ("vae", "gan")  # model kinds that can collapse

@@ -20,6 +20,10 @@ class TrainConfig(StrictModel):
     seed: Seed = Field(0, description="seeds initialisation noise, the batch order and sampling noise")
     checkpoint_every: int = Field(500, gt=0, description="steps between checkpoints")
     log_every: int = Field(50, gt=0, description="steps between log.jsonl records")
+    patience: int | None = Field(None, gt=0, description="stop once the validation ELBO or log-likelihood, checked "
+                                 "every epoch, has not beaten its best for this many checks in a row (needs a "
+                                 "validation split; GANs have no such objective and train every step); none: "
+                                 "train every step")
     grad_clip: float | None = Field(None, gt=0, description="max global gradient norm (none: no clipping)")
     nan_policy: Literal["stop", "skip"] = Field("stop", description="on a non-finite loss: stop, or skip the batch")
     device: str = Field("auto", description="auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps")

@@ -31,6 +31,7 @@ from gausslab.plots.grids import png_bytes, samples_figure
 from gausslab.training import checkpoint as ckpt
 from gausslab.training import interrupt, parallel, prefetch, runfolder, runlock
 from gausslab.training.config import TrainConfig
+from gausslab.training.early_stop import EarlyStop
 from gausslab.training.guard import NonFiniteGuard
 from gausslab.training.progress import Progress, mode
 from gausslab.training.run_config import RunConfig
@@ -132,6 +133,10 @@ class _Loop:
         self.total = total_steps(train, self.schedule.steps_per_epoch)
         # Held-out terms once per epoch; a full-batch (EM) step is a whole epoch, so it uses log_every.
         self.eval_every = train.log_every if model.full_batch else self.schedule.steps_per_epoch
+        if train.patience is not None and data.valid is None:
+            raise ConfigError(f"train.patience={train.patience} stops on the validation split, and {data.name!r} has "
+                              "none; set data.valid_fraction above 0 (the test split is never used to stop)")
+        self.early, self.stopped_early = EarlyStop(train.patience), False
         self.optimizers = model.optimizers(train.lr)
         if train.compile:
             model.compile_networks()
@@ -176,14 +181,14 @@ class _Loop:
         self.model.train()  # once: validation puts it back, and the per-step call costs ~60 us
         self.ahead = self._read_ahead(start)
         try:
-            for step in range(start, self.total):
+            for step in range(start, start if self.stopped_early else self.total):
                 self._at = step
                 self._step(step)
                 rows_seen += self.schedule.batch
                 self.bar.update()
                 done, converged = step + 1, self.model.converged()
                 last = self._after_step(step, rows_seen / max(time.perf_counter() - t0, 1e-9), converged) or last
-                if converged:
+                if converged or self.stopped_early:
                     break
                 if self._stop_requested(stop):
                     self._stop(done, stop)
@@ -241,8 +246,10 @@ class _Loop:
             raise CheckpointError(f"the checkpoint in {where} is at step {state['step']} but this run ends at step "
                                   f"{self.total}; raise train.steps or train.epochs to continue it")
         self.guard.resume(state["step"], state["skipped"])
+        # A run that ended before its last step (converged, or stopped early) is complete: resuming adds nothing.
+        self.stopped_early = state["finished"] and state["step"] < state.get("total_steps", self.total)
         if self.writer:
-            runfolder.repair_log(self.out / ckpt.LOG, state["step"])
+            self.early.replay(runfolder.repair_log(self.out / ckpt.LOG, state["step"]))
         self._committed = True
         return state["step"]
 
@@ -332,12 +339,21 @@ class _Loop:
             self.guard.check_window(done, self._kept)
         if log:
             record = self._log_record(done, rate, epoch_end)
+        if epoch_end and not last and self._stops_early(record):
+            self.stopped_early = last = save = True
         if save:
             self._checkpoint(done, finished=last)
         every = self.train.sample_every * self.train.log_every
         if self.writer and every and done % every == 0 and not last:
             self._write_samples(done)
         return record
+
+    def _stops_early(self, record: dict | None) -> bool:
+        """Whether the validation check in `record` ends the run (`train.patience`); every rank agrees, since a
+        resumed run's earlier checks are in the main rank's log alone."""
+        if self.train.patience is None:
+            return False
+        return parallel.any_rank(self.early.update(record or {}), self.dist.device)
 
     def _log_record(self, done: int, rate: float, epoch_end: bool) -> dict:
         n = done - self._last_logged

@@ -71,17 +71,17 @@ def discard(out: Path) -> None:
             (out / name).unlink(missing_ok=True)
 
 
-def repair_log(path: Path, step: int) -> None:
-    """Keep the log records of steps up to `step` (the resumed run writes the later ones again).
+def repair_log(path: Path, step: int) -> list[dict]:
+    """Keep the log records of steps up to `step` (the resumed run writes the later ones again); those records.
 
     A torn last line (a kill or a full disk mid-append) is dropped; any other line that is not a
     record is an error, raised before the log is touched.
     """
     if not path.exists():
-        return
+        return []
     text = path.read_text()
     lines = text.splitlines()
-    keep = []
+    keep, records = [], []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -93,9 +93,11 @@ def repair_log(path: Path, step: int) -> None:
                                   "that line to resume")
         if record["step"] <= step:
             keep.append(line)
+            records.append(record)
     repaired = "".join(line + "\n" for line in keep)
     if repaired != text:
         atomic_write_text(path, repaired)
+    return records
 
 
 def _record(line: str) -> dict | None:
