@@ -75,6 +75,9 @@ def test_costs_follow_the_work():
     assert train["gan-wgan-gp"] > wgan.model.n_critic * wgan.train.steps * STEP_S  # a critic step per n_critic
     ksweep = [cost(tasks["gmm-ksweep-digits"], lambda task, dim=dim: (3500, dim)) - EVAL_S for dim in (64, 784)]
     assert ksweep[1] > 50 * ksweep[0]  # full covariances: D^2 per EM step
+    mixtures = {t.config.model.covariance: t for t in _tasks(preset="full") if t.group.startswith("dim-0784-gmm")}
+    per_component = {c: (cost(t, _size) - EVAL_S) / t.config.model.components for c, t in mixtures.items()}
+    assert per_component["lowrank"] > 100 * per_component["diag"]  # evaluated as full D x D covariances
 
 
 @pytest.mark.parametrize("main", ["digits", "ring8"])

@@ -27,6 +27,7 @@ import torch
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from gausslab.data.config import DataConfig
 from gausslab.evaluation import features
 from gausslab.study.presets import StudyPreset
 from gausslab.study.record import Task
@@ -59,12 +60,16 @@ def threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def prepare(tasks: list[Task], ctx: RunContext) -> None:
-    """Train each image data set's domain feature extractor once, before the runs that share it."""
-    for config in {t.data.model_dump_json(): t.data for t in tasks}.values():
-        data = ctx.data(config)
-        if data.kind == "image":
-            features.extractor(data, cache_dir=ctx.cache(data))
+def image_data(tasks: list[Task], ctx: RunContext) -> list[DataConfig]:
+    """The image data sets of `tasks`: each needs its domain feature extractor before the runs that share it."""
+    configs = {t.data.model_dump_json(): t.data for t in tasks}.values()
+    return [config for config in configs if ctx.data(config).kind == "image"]
+
+
+def prepare(config: DataConfig, ctx: RunContext) -> None:
+    """Train the domain feature extractor of the image data `config` once (a later call finds it cached)."""
+    data = ctx.data(config)
+    features.extractor(data, cache_dir=ctx.cache(data))
 
 
 def data_size(ctx: RunContext) -> DataSize:
@@ -85,9 +90,10 @@ def run_tasks(tasks: list[Task], ctx: RunContext, workers: int, show: Mode) -> d
     start = time.perf_counter()
     with threads(budget), tqdm(total=len(tasks), desc="study", unit="run", disable=show != "bar", file=sys.stderr,
                                dynamic_ncols=True) as bar:
-        prepare(tasks, ctx)
         schedule = Schedule(tasks, data_size(ctx))
-        for outcome in _serial(schedule, ctx) if workers <= 1 else _parallel(schedule, ctx, workers, budget):
+        images = image_data(tasks, ctx)
+        for outcome in (_serial(schedule, ctx, images) if workers <= 1
+                        else _parallel(schedule, ctx, workers, budget, images)):
             counts[outcome] += 1
             bar.update(1)
             if show == "lines":
@@ -102,19 +108,25 @@ def _progress_line(counts: Counter[str], total: int, elapsed: float) -> str:
     return f"study: {sum(counts.values())}/{total} runs done ({parts}) after {minutes}m{seconds:02d}s"
 
 
-def _serial(schedule: Schedule, ctx: RunContext) -> Iterator[str]:
+def _serial(schedule: Schedule, ctx: RunContext, images: list[DataConfig]) -> Iterator[str]:
+    for config in images:
+        prepare(config, ctx)
     while (task := schedule.pop()) is not None:
         outcome = execute(task, ctx)
         schedule.done(task)
         yield outcome
 
 
-def _parallel(schedule: Schedule, ctx: RunContext, workers: int, budget: int) -> Iterator[str]:
+def _parallel(schedule: Schedule, ctx: RunContext, workers: int, budget: int,
+              images: list[DataConfig]) -> Iterator[str]:
     """Outcomes as tasks finish; a worker is handed the next task the moment it is free, so a task
-    released by its source (or a longer one) is never queued behind the tasks submitted before it."""
+    released by its source (or a longer one) is never queued behind the tasks submitted before it.
+    The feature extractors are trained first, side by side in the workers (with the runs' thread budget)."""
     pool = ProcessPoolExecutor(max_workers=min(workers, len(schedule)), mp_context=get_context("spawn"),
                                initializer=_start_worker, initargs=(os.getpid(), str(ctx.root), ctx.preset, budget))
     try:
+        for future in [pool.submit(_prepare_in_worker, config) for config in images]:
+            future.result()
         running: dict[Future, Task] = {}
         while len(schedule):
             while len(running) < workers and (task := schedule.pop()) is not None:
@@ -152,6 +164,10 @@ PR_SET_PDEATHSIG = 1  # prctl(2)
 
 def _execute_in_worker(task: Task) -> str:
     return execute(task, _WORKER["ctx"])
+
+
+def _prepare_in_worker(config: DataConfig) -> None:
+    prepare(config, _WORKER["ctx"])
 
 
 __all__ = ["default_workers", "run_tasks", "thread_budget", "threads", "waves"]

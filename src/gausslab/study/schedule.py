@@ -47,8 +47,9 @@ def cost(task: Task, size: DataSize) -> float:
 
 
 def _em_step(n: int, dim: int, covariance: str) -> float:
-    """One component's EM step: n x D^2 for full covariances, n x D for the others."""
-    return EM_STEP_S + EM_S * n * dim * (dim if covariance == "full" else 1)
+    """One component's EM step: n x D for diagonal covariances, n x D^2 for the others (low-rank and factor
+    components are evaluated as full D x D covariances: 40 s for K = 2 rank-8 components at D = 784, 100 steps)."""
+    return EM_STEP_S + EM_S * n * dim * (1 if covariance == "diag" else dim)
 
 
 def _importance_factor(model) -> float:
