@@ -161,6 +161,10 @@ def test_report_sections_plots_and_numbers(first):
     iwae = f"prior-iwae{PRESETS['quick'].iwae_ks[0]}"
     assert {(iwae, "test_nll"), (iwae, "active_units"), ("prior-two-stage", "fid_domain"),
             ("prior-two-stage", "prior_holes")} <= shown
+    # At D = 64 the sweep fits the digits themselves: bits/dim, logit-space mixtures and the histogram line.
+    assert {("dim-0064-histogram", "bits_per_dim"), ("dim-0064-gmm-logit", "bits_per_dim")} <= shown
+    assert "these stop early once their validation objective has not improved" in html
+    assert "networks with a validation objective stop once it has not improved for 10 epochs" in html
     markdown = (out / "report.md").read_text().splitlines()
     assert sum(line.startswith("## ") for line in markdown) == len(SECTIONS) + 1  # + "About this study"
     assert next(line for line in markdown if line.startswith("## ")) == "## Which of the paper's claims hold on this data?"

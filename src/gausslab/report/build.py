@@ -23,7 +23,7 @@ from gausslab.report.sections import TITLES as SECTION_TITLES
 from gausslab.report.sections import dimension_section, mixtures_section, toys_section
 from gausslab.report.summary import SUMMARY_ID, TITLE, summary_section
 from gausslab.report.verdicts import Verdict, verdicts, verdicts_section
-from gausslab.study.record import METRICS_JSON, write_json
+from gausslab.study.record import METRICS_JSON, StudyInfo, write_json
 from gausslab.study.stats import VERDICT_RULE
 from gausslab.study.status import STATUSES
 
@@ -85,8 +85,8 @@ def header(view: StudyView) -> list[tuple[str, str]]:
         ("overrides", " ".join(f"--set {o}" for o in info.overrides) or "none"),
         ("seeds", f"{info.seeds} per model (tables: mean ± sample std over the seeds whose run is ok)"),
         ("runs", counts),
-        ("selection", "every choice (a mixture's K) on the validation split, carved from the training examples; "
-                      "training budgets are fixed steps (no early stopping)"),
+        ("selection", "every choice (a mixture's K, when a run stops early) on the validation split, carved from the "
+                      "training examples; " + _budgets(info)),
         ("reference set", REFERENCE_SET),
         ("hardware", f"{hw.get('cpu')}, {hw.get('cores')} cores, {hw.get('workers', 1)} worker(s) × "
                      f"{hw.get('torch_threads')} torch thread(s), GPU: {hw.get('gpu')}, load average at start "
@@ -97,6 +97,16 @@ def header(view: StudyView) -> list[tuple[str, str]]:
         ("study folder", str(view.root)),
         ("preset settings", ", ".join(f"{k}={v}" for k, v in info.preset_config.items() if k != "description")),
     ]
+
+
+def _budgets(info: StudyInfo) -> str:
+    """How long runs train: fixed steps, and which groups stop early on validation (`train.patience`)."""
+    early = {t.group: t.config.train.patience for t in info.tasks if t.config is not None and t.config.train.patience}
+    if not early:
+        return "training budgets are fixed steps (no early stopping)"
+    groups = ", ".join(f"{group} (patience {patience})" for group, patience in sorted(early.items()))
+    return (f"training budgets are fixed steps; these stop early once their validation objective has not improved "
+            f"for `patience` epochs: {groups}")
 
 
 def _load(value: object) -> str:

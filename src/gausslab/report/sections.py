@@ -157,7 +157,7 @@ def dimension_section(view: StudyView) -> Section:
                                      ("size", _size)),
                                notes=[NLL_UNITS + " At a projected D all densities are of the same projected test "
                                       "vectors; at the data's own D of the same dequantized test images, bits/dim = "
-                                      "NLL / (D ln 2) + log2(levels)."]))
+                                      "NLL / (D ln 2) + log2(levels).", _early_stops(groups)]))
     drawn = _dimension_charts(view)
     if drawn:
         blocks.append(FigureRow([Figure(path, caption + _bars(view)) for path, caption in drawn]))
@@ -165,6 +165,18 @@ def dimension_section(view: StudyView) -> Section:
                              "Explicit models and the GAN against the VAE at each D, at the same parameter budget "
                              "(the histograms beyond it).")
     return Section("s3-dimension", TITLES["s3-dimension"], blocks + ([table] if table else []) + failures(groups))
+
+
+def _early_stops(groups: list[Group]) -> str:
+    """Which runs with `train.patience` stopped before their last step, and where."""
+    runs = [r for g in groups for r in g.runs if r.task.config is not None and r.task.config.train.patience]
+    if not runs:
+        return "No run stops early: every run trains its full budget."
+    stopped = [f"{r.task.name} at step {r.metrics['steps']:,}" for r in runs
+               if r.metrics.get("steps", r.task.config.train.steps) < r.task.config.train.steps]
+    return (f"The {len(runs)} networks with a validation objective stop once it has not improved for "
+            f"{runs[0].task.config.train.patience} epochs; "
+            + (f"these stopped early: {', '.join(stopped)}." if stopped else "none stopped before its last step."))
 
 
 def _dimension_text(view: StudyView, dims: list[int]) -> str:
