@@ -134,7 +134,10 @@ def train(
     net = build_model(run_config.model, ds, seed=run_config.train.seed)
     result = fit(net, ds, run_config.train, out, resume=resume, progress=_progress(quiet), config=run_config,
                  force=force)
-    typer.echo(f"trained {model} on {ds.name} for {result.steps} steps ({result.wall_s:.1f} s); run folder: {out}")
+    patience = run_config.train.patience
+    early = f" (stopped early: no better validation objective for {patience} epochs)" if result.stopped_early else ""
+    typer.echo(f"trained {model} on {ds.name} for {result.steps} steps{early} ({result.wall_s:.1f} s); "
+               f"run folder: {out}")
 
 
 @app.command(name="config", cls=_RegistryHelp)

@@ -67,7 +67,7 @@ def test_a_run_stops_at_the_check_the_rule_names(digits, tmp_path):
     train = gl.TrainConfig(epochs=30, batch_size=BATCH, patience=3, log_every=per_epoch)
     result = gl.fit(model, digits, train, out=tmp_path / "run", progress=False)
     end = _stop_epoch(SCRIPT, 3) * per_epoch
-    assert result.steps == end and steps == list(range(end))
+    assert result.steps == end and steps == list(range(end)) and result.stopped_early
     state = json.loads((tmp_path / "run" / "state.json").read_text())
     assert state["step"] == end and state["finished"]
     last = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])

@@ -48,6 +48,7 @@ class FitResult:
     wall_s: float
     samples_per_s: float
     last: dict[str, float] = field(default_factory=dict)  # the last logged record
+    stopped_early: bool = False  # ended by train.patience (the validation objective stopped improving)
 
 
 @dataclass
@@ -205,7 +206,7 @@ class _Loop:
             raise Interrupted(f"interrupted by {stop.name or 'a signal'} after the last step; the run is complete",
                               stop.signum or signal.SIGINT)
         parallel.barrier()
-        return FitResult(self.model, done, self.out, wall, rows_seen / max(wall, 1e-9), last)
+        return FitResult(self.model, done, self.out, wall, rows_seen / max(wall, 1e-9), last, self.stopped_early)
 
     def _stop_requested(self, stop: interrupt.StopRequest) -> bool:
         """Whether a stop signal reached any rank (under torchrun one tiny collective per step: all stop together)."""
