@@ -32,9 +32,10 @@ NLL_UNITS = ("Test NLL: nats per example on the same test points — exact for G
              "estimate for the VAE (an upper bound); the GAN has no density.")
 COLLAPSE_WHY = (
     "Why a VAE collapses here: each mode is 0.01–0.05 wide, so a 2-D code would have to be very precise to help the "
-    "decoder, while a Gaussian decoder with a learned variance can explain all modes at once as one broad blob at no KL "
-    "cost. The optimiser takes that cheaper optimum and switches the code off (posterior collapse: rate ≈ 0, no active "
-    "unit; Bowman et al. 2016, Chen et al. 2017). Its samples are then the decoder's one output for every z.")
+    "decoder, while a Gaussian decoder with a learned variance can explain all modes at once as one broad blob at "
+    "no KL cost. The optimiser takes that cheaper optimum and switches the code off (posterior collapse: rate ≈ 0, "
+    "no active unit; Bowman et al. 2016, Chen et al. 2017). Its samples are then the decoder's one output for every "
+    "z.")
 
 
 def toys_section(view: StudyView) -> Section:
@@ -186,9 +187,10 @@ def _dimension_text(view: StudyView, dims: list[int]) -> str:
         f"(D in {dims}), plus Gaussian noise with std {preset['dim_noise']:g} × the data's RMS per-dimension std so "
         "every model has a finite density; at the data's own dimension the models fit the data itself (images: "
         "dequantized pixels, scored in bits/dim of the discrete pixels). Every model gets the same parameter budget "
-        f"of {preset['dim_budget']:,} for p(x): each GMM as many components as it pays for (full covariance K − 1 + "
-        f"K·D + K·D(D+1)/2 parameters, diagonal K − 1 + 2K·D; at most {preset['dim_max_components']}, at least one "
-        "— one full-covariance component at D = 784 costs 308,504, beyond the budget: its size column says so; a "
+        f"of {preset['dim_budget']:,} for p(x): each GMM as many components as it pays for (full covariance "
+        "K − 1 + K·D + K·D(D+1)/2 parameters, diagonal K − 1 + 2K·D; at most "
+        f"{preset['dim_max_components']}, at least one — one full-covariance component at D = 784 costs 308,504, "
+        "beyond the budget: its size column says so; a "
         "low-rank component of rank q costs D·q − q(q−1)/2 + 1 for its covariance), the VAE decoder, the GAN "
         "generator and the flow's coupling networks the widest two-layer MLP that fits. On pixels the mixtures have "
         f"the k-sweep's covariance floor ({preset['gmm_reg_covar']:g}) and each is also fitted in RealNVP's logit "
