@@ -137,7 +137,8 @@ def study(tmp_path):
             _png(folder / FIGURES / "samples.png")
     info = StudyInfo(gausslab_version="0.1.0", preset="quick", preset_config={"description": "test"},
                      overrides=[f"train.steps=3 {EVIL}"], data=f"data/{EVIL}.npz", seeds=3,
-                     hardware={"cpu": "test cpu", "cores": 2, "load_average_1min": 1.14111328125}, started="2026-01-01T00:00:00", wall_s=12.5,
+                     hardware={"cpu": "test cpu", "cores": 2, "load_average_1min": 1.14111328125},
+                     started="2026-01-01T00:00:00", wall_s=12.5,
                      tasks=tasks)
     write_info(root, info)
     return root

@@ -74,8 +74,21 @@ def test_a_run_stops_at_the_check_the_rule_names(digits, tmp_path):
     assert last["step"] == end and last["valid_elbo"] == pytest.approx(SCRIPT[_stop_epoch(SCRIPT, 3) - 1])
     again, _ = _scripted(digits)
     steps = count_steps(again)
-    gl.fit(again, digits, train, out=tmp_path / "run", resume=True, progress=False)
-    assert steps == []  # a run that stopped early is complete
+    resumed = gl.fit(again, digits, train, out=tmp_path / "run", resume=True, progress=False)
+    assert steps == [] and resumed.stopped_early  # a run that stopped early is complete
+
+
+def test_a_converged_run_resumes_complete_and_not_stopped_early(tmp_path):
+    """EM that met its tolerance also ends before its last step; resuming it trains nothing, and it was not
+    ended by patience."""
+    ring = gl.load_dataset("ring8", n=400)
+    train = gl.TrainConfig(steps=500, log_every=5)
+    first = gl.fit(gl.build_model("gmm", ring, components=2), ring, train, out=tmp_path / "gmm", progress=False)
+    assert first.steps < 500 and not first.stopped_early
+    model = gl.build_model("gmm", ring, components=2)
+    steps = count_steps(model)
+    again = gl.fit(model, ring, train, out=tmp_path / "gmm", resume=True, progress=False)
+    assert steps == [] and not again.stopped_early
 
 
 def test_a_resumed_run_stops_where_an_uninterrupted_one_does(digits, tmp_path):

@@ -14,7 +14,6 @@ from matplotlib.ticker import NullFormatter, NullLocator
 
 from gausslab.plots.grids import plt
 
-# model tag of the dimension sweep -> (label, colour, marker)
 # model tag of the dimension sweep -> (legend, colour, marker); a mixture in logit space shares its pixel twin's colour
 MODEL_STYLE = {"gmm": ("GMM (full covariance)", "tab:blue", "o"), "gmm-diag": ("GMM (diagonal)", "tab:purple", "D"),
                "gmm-lowrank": ("GMM (low rank)", "tab:cyan", "v"), "gmm-logit": ("GMM (full, logit)", "tab:blue", "x"),

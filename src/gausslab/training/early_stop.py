@@ -19,9 +19,9 @@ from dataclasses import dataclass
 HELD_OUT_OBJECTIVES = ("elbo", "log_likelihood")
 
 
-def objective(record: dict, split: str = "valid") -> float | None:
-    """The held-out objective in a log record (`<split>_elbo` or `<split>_log_likelihood`), or None."""
-    return next((record[f"{split}_{key}"] for key in HELD_OUT_OBJECTIVES if f"{split}_{key}" in record), None)
+def objective(record: dict) -> float | None:
+    """The validation objective in a log record (`valid_elbo` or `valid_log_likelihood`), or None."""
+    return next((record[f"valid_{key}"] for key in HELD_OUT_OBJECTIVES if f"valid_{key}" in record), None)
 
 
 @dataclass
@@ -41,7 +41,12 @@ class EarlyStop:
             self.best, self.waited = value, 0
         else:
             self.waited += 1
-        return self.waited >= self.patience
+        return self.due
+
+    @property
+    def due(self) -> bool:
+        """Whether `patience` checks in a row have passed without a new best."""
+        return self.patience is not None and self.waited >= self.patience
 
     def replay(self, records: Iterable[dict]) -> None:
         """The state after the checks in `records` (a resumed run's log up to its checkpoint)."""

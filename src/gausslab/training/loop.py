@@ -137,7 +137,9 @@ class _Loop:
         if train.patience is not None and data.valid is None:
             raise ConfigError(f"train.patience={train.patience} stops on the validation split, and {data.name!r} has "
                               "none; set data.valid_fraction above 0 (the test split is never used to stop)")
-        self.early, self.stopped_early = EarlyStop(train.patience), False
+        self.early = EarlyStop(train.patience)
+        self.stopped_early = False  # ended by train.patience (on the main rank, also when resumed after it)
+        self.complete = False  # resumed from a run that ended before its last step: nothing left to train
         self.optimizers = model.optimizers(train.lr)
         if train.compile:
             model.compile_networks()
@@ -182,7 +184,7 @@ class _Loop:
         self.model.train()  # once: validation puts it back, and the per-step call costs ~60 us
         self.ahead = self._read_ahead(start)
         try:
-            for step in range(start, start if self.stopped_early else self.total):
+            for step in range(start, start if self.complete else self.total):
                 self._at = step
                 self._step(step)
                 rows_seen += self.schedule.batch
@@ -248,9 +250,10 @@ class _Loop:
                                   f"{self.total}; raise train.steps or train.epochs to continue it")
         self.guard.resume(state["step"], state["skipped"])
         # A run that ended before its last step (converged, or stopped early) is complete: resuming adds nothing.
-        self.stopped_early = state["finished"] and state["step"] < state.get("total_steps", self.total)
+        self.complete = state["finished"] and state["step"] < state.get("total_steps", self.total)
         if self.writer:
             self.early.replay(runfolder.repair_log(self.out / ckpt.LOG, state["step"]))
+            self.stopped_early = self.complete and self.early.due
         self._committed = True
         return state["step"]
 
