@@ -1,7 +1,7 @@
 """A GAN on a 2-D toy: PacGAN on 8 Gaussians on a ring, and how many of the 8 modes it covers.
 
     python examples/gan_toy.py                       # 3,000 training steps
-    python examples/gan_toy.py --steps 5 --out /tmp/gan-toy
+    python examples/gan_toy.py --steps 5 --out runs/gan-toy
 
 Mode coverage follows the Unrolled-GAN / VEEGAN / PacGAN protocol: a sample is high quality
 within 3 standard deviations of a mode; a mode is captured by at least one such sample.

@@ -1,7 +1,7 @@
 """Your own data in an .npz file -> a VAE -> samples.
 
     python examples/own_npz_vae.py                       # 3,000 training steps
-    python examples/own_npz_vae.py --steps 5 --out /tmp/npz-vae
+    python examples/own_npz_vae.py --steps 5 --out runs/npz-vae
 
 `write_npz` stands in for your data: any .npz holding an array `x` (or `images`) shaped [N, H, W] or
 [N, C, H, W] (uint8, or floats in [0, 1]) or [N, D] (vectors, used as given), and optionally labels `y`.
