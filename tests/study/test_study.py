@@ -164,6 +164,7 @@ def test_report_sections_plots_and_numbers(first):
     # At D = 64 the sweep fits the digits themselves: bits/dim, logit-space mixtures and the histogram line.
     assert {("dim-0064-histogram", "bits_per_dim"), ("dim-0064-gmm-logit", "bits_per_dim")} <= shown
     assert "these stop early once their validation objective has not improved" in html
+    assert "VAE (dimension sweep, D = 64)" in html  # ranked in the summary, told apart
     assert "networks with a validation objective stop once it has not improved for 10 epochs" in html
     markdown = (out / "report.md").read_text().splitlines()
     assert sum(line.startswith("## ") for line in markdown) == len(SECTIONS) + 1  # + "About this study"

@@ -21,8 +21,8 @@ COLUMNS = ("n_real", "n_generated", "fid_domain", "kid_domain", "precision", "re
 
 
 def ranked_groups(view: StudyView) -> list[Group]:
-    """Every group on the main data with sample metrics: every VAE (ex-post sampler included), every GAN, and the
-    k-sweep's GMM."""
+    """Every group on the main data with sample metrics: every VAE (ex-post sampler included), every GAN, the
+    k-sweep's GMM, and the dimension sweep's models at the data's own D."""
     return [g for g in view.groups if g.runs[0].task.data.name == view.info.data
             and any(r.metrics.get("n_generated") for r in g.runs)]
 
@@ -47,7 +47,12 @@ def ranked_table(view: StudyView) -> Table | None:
 
 
 def _label(g: Group) -> str:
-    return f"GMM (K chosen on validation, {g.runs[0].task.data.name})" if g.section == "mixtures" else g.label
+    """The group's label, with the section that sets its size where the label alone would not tell."""
+    if g.section == "mixtures":
+        return f"GMM (K chosen on validation, {g.runs[0].task.data.name})"
+    if g.section == "dimension":  # small models at the sweep's parameter budget, beside the main ones
+        return f"{g.label} (dimension sweep, D = {g.tags['dim']})"
+    return g.label
 
 
 def _ties(order: list[Group], key: str) -> str:
